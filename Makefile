@@ -1,0 +1,37 @@
+# The course's commands. `make book` and `make test` create .venv from requirements.txt on
+# first use, so on a fresh machine they are the only two set-up commands.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# Notebook kernels and CLIs (jupyter-book, nbgrader) resolve `python` through PATH.
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+# Figures render to files, never to a screen.
+export MPLBACKEND := Agg
+
+.PHONY: help venv book test clean
+
+help:
+	@echo "make book   build the HTML book into _build/html (executes every notebook, cached)"
+	@echo "make test   run the whole test suite: rnnlib, every notebook (nbval), nbgrader, built site"
+	@echo "make clean  remove the build, caches and generated grading folders (keeps .venv)"
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+venv: $(STAMP)
+
+book: $(STAMP)
+	$(BIN)/jupyter-book build . -W -n --keep-going
+
+test: book
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf _build .pytest_cache exercises/release exercises/submitted exercises/autograded \
+	       exercises/feedback exercises/gradebook.db
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +

@@ -1,0 +1,24 @@
+"""rnnlib: the small numpy library behind the course on recurrent neural networks.
+
+Batch first (x is (N, T, D), a hidden state (N, H)); weights in PyTorch's layout with gates
+stacked along the first axis; forward functions return ``(out, cache)`` and backward functions
+take ``(dout, cache)`` and return gradients in the order of the forward's inputs.
+"""
+from .gradcheck import gradcheck, numerical_gradient, relative_error
+from .gru import GRU, gru_backward, gru_forward, gru_step_backward, gru_step_forward
+from .layers import (one_hot, softmax, softmax_cross_entropy, temporal_affine_backward,
+                     temporal_affine_forward)
+from .lstm import LSTM, lstm_backward, lstm_forward, lstm_step_backward, lstm_step_forward
+from .optim import clip_by_global_norm
+from .rnn import RNN, rnn_backward, rnn_forward, rnn_step_backward, rnn_step_forward
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "rnn_step_forward", "rnn_step_backward", "rnn_forward", "rnn_backward", "RNN",
+    "lstm_step_forward", "lstm_step_backward", "lstm_forward", "lstm_backward", "LSTM",
+    "gru_step_forward", "gru_step_backward", "gru_forward", "gru_backward", "GRU",
+    "one_hot", "softmax", "softmax_cross_entropy",
+    "temporal_affine_forward", "temporal_affine_backward",
+    "clip_by_global_norm", "gradcheck", "numerical_gradient", "relative_error",
+]
