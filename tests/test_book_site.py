@@ -1,0 +1,64 @@
+"""Checks on the built book in _build/html (`make test` runs `make book` first).
+
+They catch what a green build can still hide: a chapter whose cells did not run, figures that
+were not rendered, math that was not turned into math, and error tracebacks printed into a page.
+"""
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+HTML = ROOT / "_build" / "html"
+CHAPTER_1 = HTML / "book" / "01_recurrent_neuron.html"
+
+# How myst-nb marks a cell's error output, and how a Python traceback starts.
+ERROR_MARKERS = ["output traceback", "Traceback (most recent call last)"]
+
+
+@pytest.fixture(scope="module")
+def html_dir():
+    if not (HTML / "index.html").is_file():
+        pytest.fail(f"the built book is missing: {HTML / 'index.html'} does not exist; "
+                    "run `make book` first (`make test` does it for you)")
+    return HTML
+
+
+def read(path):
+    return path.read_text(encoding="utf-8")
+
+
+def test_index_exists_and_links_the_first_chapter(html_dir):
+    # index.html is a redirect to the root page of the book, book/intro.html.
+    intro = read(html_dir / "book" / "intro.html")
+    assert "01_recurrent_neuron.html" in intro
+
+
+def test_chapter_1_has_executed_outputs(html_dir):
+    assert CHAPTER_1.is_file(), f"{CHAPTER_1} was not built"
+    page = read(CHAPTER_1)
+    # Printed output of the "hello" experiment and of the echo task.
+    assert "predicted: &#39;ello&#39;" in page or "predicted: 'ello'" in page
+    assert "3-unit RNN: accuracy 1.000" in page
+    # Figures from cell outputs: myst-nb writes each PNG to _images and links it from an
+    # output cell. Every one must exist.
+    images = re.findall(r'<img [^>]*src="(\.\./_images/[^"]+\.png)"', page)
+    assert len(images) >= 4, f"expected the chapter's 4 figures, found {images}"
+    for src in images:
+        assert (CHAPTER_1.parent / src).resolve().is_file(), f"missing image file {src}"
+
+
+def test_math_is_rendered_as_math(html_dir):
+    page = read(CHAPTER_1)
+    assert 'class="math' in page
+    assert r"W_{hh}" in page
+    assert 'class="math' in read(html_dir / "book" / "intro.html")  # the notation table
+
+
+def test_no_page_shows_an_error(html_dir):
+    pages = sorted(html_dir.rglob("*.html"))
+    assert pages
+    for page in pages:
+        text = read(page)
+        for marker in ERROR_MARKERS:
+            assert marker not in text, f"{page.relative_to(html_dir)} contains {marker!r}"
