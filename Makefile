@@ -6,8 +6,6 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # Notebook kernels and CLIs (jupyter-book, nbgrader) resolve `python` through PATH.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
-# Figures render to files, never to a screen.
-export MPLBACKEND := Agg
 
 .PHONY: help venv book test clean
 
