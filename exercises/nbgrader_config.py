@@ -1,0 +1,73 @@
+"""nbgrader configuration of the course's graded exercises (nbgrader 0.9).
+
+Run every nbgrader command from this folder, with the course's .venv first on PATH (the kernel
+spec "python3" starts `python` from PATH, and grading imports rnnlib as the reference):
+
+    nbgrader generate_assignment rnn_forward      # source/ -> release/ (the student version)
+    nbgrader autograde rnn_forward --create       # submitted/<student>/ -> autograded/ + gradebook
+    nbgrader generate_feedback rnn_forward        # autograded/ -> feedback/ (HTML)
+
+Layout, relative to this file: source/<assignment>/<assignment>.ipynb, release/, submitted/,
+autograded/, feedback/ and the sqlite gradebook gradebook.db (all but source/ are git-ignored).
+"""
+import os
+
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+from nbgrader.preprocessors import ClearHiddenTests, GetGrades, NbGraderPreprocessor
+
+c = get_config()  # noqa: F821 -- traitlets defines get_config() when it loads this file
+
+# The course root is the folder of this file, not whatever the current directory is, so a copy
+# of this file with a source/ folder next to it (as in tests/test_nbgrader_pipeline.py) is a
+# complete course of its own and never writes into the repository's exercises/.
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+c.CourseDirectory.course_id = "rnn-course"
+c.CourseDirectory.root = HERE
+# nbgrader's default is the same file; written out so that the gradebook's place is explicit
+# (override on the command line with --CourseDirectory.db_url=sqlite:////some/where.db).
+c.CourseDirectory.db_url = "sqlite:///" + os.path.join(HERE, "gradebook.db")
+
+# What replaces a solution region in the student version. The stub raises, so an untouched
+# function fails its tests with NotImplementedError (0 points) instead of returning None.
+c.ClearSolutions.code_stub = {
+    "python": "# YOUR CODE HERE (then delete the next line)\nraise NotImplementedError()",
+}
+c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+
+# Grading executes every cell of a submission with a time limit per cell. nbgrader's default is
+# 30 s; each cell of the solution runs in well under a second, so 60 s never fails slow but
+# correct code on a busy grading machine, yet still stops an endless loop (the cell is
+# interrupted, it scores 0, and the rest of the notebook is graded). `Execute` is nbgrader's
+# subclass of nbconvert's ExecutePreprocessor: `ExecutePreprocessor.timeout` would reach it too
+# (traitlets applies a parent class's section), but the subclass section is the one that wins.
+c.Execute.timeout = 60
+c.Execute.interrupt_on_timeout = True
+
+
+class HideHiddenTestTracebacks(NbGraderPreprocessor):
+    """Feedback only: in a test cell with hidden tests, keep just `Error: message` of a failure.
+
+    A traceback quotes the lines around the failing line, which would show the hidden tests; the
+    assertion messages are written to name the mistake, so they are the feedback that matters.
+    (An nbgrader preprocessor, because nbconvert's base class is disabled unless configured.)
+    """
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type == "code" and "BEGIN HIDDEN TESTS" in cell.source:
+            for output in cell.get("outputs", []):
+                if output.output_type == "error":
+                    output.traceback = [f"{output.ename}: {output.evalue}"]
+        return cell, resources
+
+
+# nbgrader 0.9 puts the hidden tests back into the autograded notebook and, by default, into the
+# feedback HTML (jupyter/nbgrader#917). Learners get the feedback, so it must hold no hidden
+# test: shorten their tracebacks first, then remove the hidden regions with the same
+# preprocessor that makes the student version.
+c.GenerateFeedback.preprocessors = [
+    GetGrades,
+    HideHiddenTestTracebacks,
+    ClearHiddenTests,
+    CSSHTMLHeaderPreprocessor,
+]
