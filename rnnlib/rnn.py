@@ -79,7 +79,7 @@ def rnn_backward(dhs, cache):
 class RNN(RecurrentLayer):
     """A vanilla RNN layer holding ``params`` {Wx, Wh, b} and their ``grads``.
 
-    ``forward(x, h0=None) -> hs``; ``backward(dhs) -> dx`` fills ``grads`` (and ``dh0``).
+    ``forward(x, h0=None) -> hs``; ``backward(dhs) -> dx`` fills ``grads`` and ``dstate`` = (dh0,).
     Converts to and from ``torch.nn.RNN(batch_first=True)`` with identical numbers.
     """
 
