@@ -62,30 +62,18 @@ def nbgrader_meta(cell):
     return cell.metadata.get("nbgrader", {})
 
 
-def regions(source, begin, end):
-    """The lines strictly inside every begin/end region of a cell's source."""
-    inside, lines = False, []
-    for line in source.splitlines():
-        if begin in line:
-            inside = True
-        elif end in line:
-            inside = False
-        elif inside:
-            lines.append(line)
-    return lines
-
-
-def without_regions(source, begin, end):
-    """The source with every begin/end region removed, as nbgrader's ClearHiddenTests does."""
-    inside, lines = False, []
+def split_regions(source, begin, end):
+    """(lines strictly inside every begin/end region, the source with those regions removed as
+    nbgrader's ClearHiddenTests and ClearSolutions remove them)."""
+    inside, inner, outer = False, [], []
     for line in source.split("\n"):
         if begin in line:
             inside = True
         elif end in line:
             inside = False
-        elif not inside:
-            lines.append(line)
-    return "\n".join(lines)
+        else:
+            (inner if inside else outer).append(line)
+    return inner, "\n".join(outer)
 
 
 # Lines that say nothing about a particular test or solution: bare keywords and brackets.
@@ -216,7 +204,7 @@ def test_student_version_has_no_solution(pipeline):
     for marker in (SOLUTION_BEGIN, SOLUTION_END, "np.tanh("):
         assert marker not in text, f"the student version contains {marker!r}"
     solution_lines = code_lines(line for cell in pipeline["source"].cells
-                                for line in regions(cell.source, SOLUTION_BEGIN, SOLUTION_END))
+                                for line in split_regions(cell.source, SOLUTION_BEGIN, SOLUTION_END)[0])
     assert solution_lines, "the source notebook has no solution regions"
     release_code = code_lines(line for cell in release.cells if cell.cell_type == "code"
                               for line in cell.source.splitlines())
@@ -232,12 +220,12 @@ def test_student_version_has_no_hidden_tests_but_all_visible_ones(pipeline):
         assert marker not in text, f"the student version contains {marker!r}"
     all_release_lines = code_lines(line for cell in release.cells for line in cell.source.splitlines())
     hidden_lines = code_lines(line for cell in pipeline["source"].cells
-                              for line in regions(cell.source, HIDDEN_BEGIN, HIDDEN_END))
+                              for line in split_regions(cell.source, HIDDEN_BEGIN, HIDDEN_END)[0])
     assert not hidden_lines & all_release_lines, f"hidden tests in the student version: {hidden_lines & all_release_lines}"
     released_tests = grade_cells(release)
     for grade_id, cell in grade_cells(pipeline["source"]).items():
         assert grade_id in released_tests, f"test cell {grade_id} is missing from the student version"
-        visible = without_regions(cell.source, HIDDEN_BEGIN, HIDDEN_END)
+        visible = split_regions(cell.source, HIDDEN_BEGIN, HIDDEN_END)[1]
         assert released_tests[grade_id].source == visible, f"the visible tests of {grade_id} changed"
         assert "assert" in visible, f"{grade_id} has no visible test"
         assert nbgrader_meta(released_tests[grade_id])["points"] == nbgrader_meta(cell)["points"]
