@@ -9,8 +9,9 @@ from .gru import GRU, gru_backward, gru_forward, gru_step_backward, gru_step_for
 from .layers import (one_hot, softmax, softmax_cross_entropy, temporal_affine_backward,
                      temporal_affine_forward)
 from .lstm import LSTM, lstm_backward, lstm_forward, lstm_step_backward, lstm_step_forward
-from .optim import clip_by_global_norm
+from .optim import SGD, Adagrad, Adam, clip_by_global_norm, clip_elementwise
 from .rnn import RNN, rnn_backward, rnn_forward, rnn_step_backward, rnn_step_forward
+from .train import SequenceModel, fit, last_step_cross_entropy, last_step_mse
 
 __version__ = "0.1.0"
 
@@ -20,5 +21,6 @@ __all__ = [
     "gru_step_forward", "gru_step_backward", "gru_forward", "gru_backward", "GRU",
     "one_hot", "softmax", "softmax_cross_entropy",
     "temporal_affine_forward", "temporal_affine_backward",
-    "clip_by_global_norm", "gradcheck", "numerical_gradient", "relative_error",
+    "clip_by_global_norm", "clip_elementwise", "SGD", "Adagrad", "Adam",
+    "SequenceModel", "fit", "last_step_cross_entropy", "last_step_mse", "gradcheck", "numerical_gradient", "relative_error",
 ]

@@ -46,7 +46,14 @@ class RecurrentLayer:
                             f"{self.state_names}, got {len(initial_state)}")
         state = initial_state + (None,) * (len(self.state_names) - len(initial_state))
         hs, self._cache = self._forward(x, *state, *(self.params[n] for n in self.param_names))
+        self._last_hs = hs
         return hs
+
+    @property
+    def final_state(self):
+        """The states after the last step of the latest forward, in the order of ``state_names``:
+        pass them to the next forward to carry memory across chunks (truncated BPTT)."""
+        return (self._last_hs[:, -1].copy(),)
 
     def backward(self, dhs):
         """dhs (N, T, H) -> dx. Sets ``grads`` and ``dstate`` (gradients of the initial states)."""

@@ -126,3 +126,8 @@ class LSTM(RecurrentLayer):
     torch_name = "LSTM"
     _forward = staticmethod(lstm_forward)
     _backward = staticmethod(lstm_backward)
+
+    @property
+    def final_state(self):
+        cs = self._cache[6]
+        return (self._last_hs[:, -1].copy(), cs[:, -1].copy())
