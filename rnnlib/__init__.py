@@ -4,6 +4,7 @@ Batch first (x is (N, T, D), a hidden state (N, H)); weights in PyTorch's layout
 stacked along the first axis; forward functions return ``(out, cache)`` and backward functions
 take ``(dout, cache)`` and return gradients in the order of the forward's inputs.
 """
+from .bidirectional import Bidirectional, merge_backward, merge_forward
 from .gradcheck import gradcheck, numerical_gradient, relative_error
 from .gru import GRU, gru_backward, gru_forward, gru_step_backward, gru_step_forward
 from .layers import (one_hot, softmax, softmax_cross_entropy, temporal_affine_backward,
@@ -19,6 +20,7 @@ __all__ = [
     "rnn_step_forward", "rnn_step_backward", "rnn_forward", "rnn_backward", "RNN",
     "lstm_step_forward", "lstm_step_backward", "lstm_forward", "lstm_backward", "LSTM",
     "gru_step_forward", "gru_step_backward", "gru_forward", "gru_backward", "GRU",
+    "Bidirectional", "merge_forward", "merge_backward",
     "one_hot", "softmax", "softmax_cross_entropy",
     "temporal_affine_forward", "temporal_affine_backward",
     "clip_by_global_norm", "clip_elementwise", "SGD", "Adagrad", "Adam",

@@ -12,30 +12,40 @@ TORCH_DTYPES = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch
 
 
 def module_from_params(torch_name, params):
+    """A ``torch.nn`` module (batch_first=True) holding ``params``; keys with the suffix
+    ``_reverse`` make it bidirectional."""
     Wx, Wh = params["Wx"], params["Wh"]
     hidden, inputs = Wh.shape[1], Wx.shape[1]
+    bidirectional = "Wx_reverse" in params
     module = getattr(torch.nn, torch_name)(inputs, hidden, batch_first=True,
+                                           bidirectional=bidirectional,
                                            dtype=TORCH_DTYPES[Wx.dtype])
-    if "b" in params:
-        b_ih, b_hh = params["b"], np.zeros_like(params["b"])
-    else:
-        b_ih, b_hh = params["bx"], params["bh"]
     with torch.no_grad():
-        for name, value in (("weight_ih_l0", Wx), ("weight_hh_l0", Wh),
-                            ("bias_ih_l0", b_ih), ("bias_hh_l0", b_hh)):
-            getattr(module, name).copy_(torch.from_numpy(np.ascontiguousarray(value)))
+        for suffix in ("", "_reverse") if bidirectional else ("",):
+            if "b" in params:
+                b_ih = params["b" + suffix]
+                b_hh = np.zeros_like(b_ih)
+            else:
+                b_ih, b_hh = params["bx" + suffix], params["bh" + suffix]
+            for name, value in (("weight_ih_l0", params["Wx" + suffix]),
+                                ("weight_hh_l0", params["Wh" + suffix]),
+                                ("bias_ih_l0", b_ih), ("bias_hh_l0", b_hh)):
+                getattr(module, name + suffix).copy_(
+                    torch.from_numpy(np.ascontiguousarray(value)))
     return module
 
 
-def params_from_module(torch_name, module):
+def params_from_module(torch_name, module, bidirectional=False):
     expected = getattr(torch.nn, torch_name)
     if not isinstance(module, expected):
         raise TypeError(f"expected a torch.nn.{torch_name}, got {type(module).__name__}")
     unsupported = []
     if module.num_layers != 1:
         unsupported.append(f"num_layers={module.num_layers} (stack rnnlib layers instead)")
-    if module.bidirectional:
-        unsupported.append("bidirectional=True (use rnnlib.Bidirectional)")
+    if module.bidirectional and not bidirectional:
+        unsupported.append("bidirectional=True (use rnnlib.Bidirectional.from_torch)")
+    if bidirectional and not module.bidirectional:
+        unsupported.append("bidirectional=False (use the single-direction layer's from_torch)")
     if not module.bias:
         unsupported.append("bias=False")
     if getattr(module, "nonlinearity", "tanh") != "tanh":
@@ -51,9 +61,13 @@ def params_from_module(torch_name, module):
     def array(name):
         return getattr(module, name).detach().cpu().numpy().copy()
 
-    params = {"Wx": array("weight_ih_l0"), "Wh": array("weight_hh_l0")}
-    if torch_name == "GRU":
-        params.update(bx=array("bias_ih_l0"), bh=array("bias_hh_l0"))
-    else:
-        params["b"] = array("bias_ih_l0") + array("bias_hh_l0")
+    params = {}
+    for suffix in ("", "_reverse") if bidirectional else ("",):
+        params.update({"Wx" + suffix: array("weight_ih_l0" + suffix),
+                       "Wh" + suffix: array("weight_hh_l0" + suffix)})
+        if torch_name == "GRU":
+            params.update({"bx" + suffix: array("bias_ih_l0" + suffix),
+                           "bh" + suffix: array("bias_hh_l0" + suffix)})
+        else:
+            params["b" + suffix] = array("bias_ih_l0" + suffix) + array("bias_hh_l0" + suffix)
     return params
