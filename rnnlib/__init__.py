@@ -12,6 +12,7 @@ from .layers import (one_hot, softmax, softmax_cross_entropy, temporal_affine_ba
 from .lstm import LSTM, lstm_backward, lstm_forward, lstm_step_backward, lstm_step_forward
 from .optim import SGD, Adagrad, Adam, clip_by_global_norm, clip_elementwise
 from .rnn import RNN, rnn_backward, rnn_forward, rnn_step_backward, rnn_step_forward
+from .seq2seq import Seq2Seq, teacher_forcing_schedule
 from .train import SequenceModel, fit, last_step_cross_entropy, last_step_mse
 
 __version__ = "0.1.0"
@@ -24,5 +25,5 @@ __all__ = [
     "one_hot", "softmax", "softmax_cross_entropy",
     "temporal_affine_forward", "temporal_affine_backward",
     "clip_by_global_norm", "clip_elementwise", "SGD", "Adagrad", "Adam",
-    "SequenceModel", "fit", "last_step_cross_entropy", "last_step_mse", "gradcheck", "numerical_gradient", "relative_error",
+    "Seq2Seq", "teacher_forcing_schedule", "SequenceModel", "fit", "last_step_cross_entropy", "last_step_mse", "gradcheck", "numerical_gradient", "relative_error",
 ]
