@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 HTML = ROOT / "_build" / "html"
@@ -26,6 +27,13 @@ def html_dir():
 
 def read(path):
     return path.read_text(encoding="utf-8")
+
+
+def notebook_chapters():
+    """Every chapter in _toc.yml that is a notebook, as its path without extension."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    files = [entry["file"] for part in toc["parts"] for entry in part["chapters"]]
+    return [f for f in files if (ROOT / f"{f}.ipynb").is_file()]
 
 
 def test_index_exists_and_links_the_first_chapter(html_dir):
@@ -62,3 +70,17 @@ def test_no_page_shows_an_error(html_dir):
         text = read(page)
         for marker in ERROR_MARKERS:
             assert marker not in text, f"{page.relative_to(html_dir)} contains {marker!r}"
+
+
+@pytest.mark.parametrize("chapter", notebook_chapters())
+def test_every_chapter_was_executed_and_shows_its_figures(html_dir, chapter):
+    page_path = html_dir / f"{chapter}.html"
+    assert page_path.is_file(), f"{chapter} is in _toc.yml but {page_path} was not built"
+    page = read(page_path)
+    assert "cell_output" in page, f"{chapter}: no cell output in the page; was it executed?"
+    images = re.findall(r'<img [^>]*src="(\.\./_images/[^"]+\.png)"', page)
+    assert images, f"{chapter}: no figure in the built page"
+    for src in images:
+        assert (page_path.parent / src).resolve().is_file(), f"{chapter}: missing image {src}"
+    for section in ("Summary", "References"):
+        assert f">{section}<" in page, f"{chapter}: no {section} section"
