@@ -6,6 +6,9 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # Notebook kernels and CLIs (jupyter-book, nbgrader) resolve `python` through PATH.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
+# The chapters multiply small matrices, where a second BLAS thread costs more in hand-offs than
+# it saves, and on a busy machine it stalls every product; one thread is faster and steadier.
+export OPENBLAS_NUM_THREADS ?= 1
 
 .PHONY: help venv book test clean
 
