@@ -104,3 +104,42 @@ def test_teacher_forcing_schedules():
         teacher_forcing_schedule("exponential", 1, k=2)
     with pytest.raises(ValueError, match="kind must be"):
         teacher_forcing_schedule("cosine", 1, k=2)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_teacher_forced_loss_and_gradients_match_torch(cell, rng):
+    import torch
+    from conftest import PARITY_ERRORS
+
+    src, lengths, tgt, mask = small_batch(rng)
+    model = Seq2Seq(cell, 6, 7, 4, bos=BOS, seed=1)
+    loss = model.loss_and_grads(src, tgt, src_lengths=lengths, tgt_mask=mask)
+
+    encoder, decoder = model.encoder.to_torch(), model.decoder.to_torch()
+    Wy = torch.tensor(model.params["Wy"], requires_grad=True)
+    by = torch.tensor(model.params["by"], requires_grad=True)
+    hs, _ = encoder(torch.nn.functional.one_hot(torch.tensor(src), 6).double())
+    context = hs[torch.arange(len(src)), torch.tensor(lengths) - 1][None]
+    state = (context, torch.zeros_like(context)) if cell == "lstm" else context
+    inputs = np.concatenate([np.full((len(tgt), 1), BOS), tgt[:, :-1]], axis=1)
+    out, _ = decoder(torch.nn.functional.one_hot(torch.tensor(inputs), 7).double(), state)
+    log_p = torch.log_softmax(out @ Wy.T + by, dim=-1)
+    picked = log_p.gather(-1, torch.tensor(tgt)[..., None])[..., 0]
+    torch_loss = -(picked * torch.tensor(mask)).sum() / mask.sum()
+    torch_loss.backward()
+
+    diffs = [abs(loss - torch_loss.item()),
+             np.abs(model.grads["Wy"] - Wy.grad.numpy()).max(),
+             np.abs(model.grads["by"] - by.grad.numpy()).max()]
+    for prefix, module in (("encoder_", encoder), ("decoder_", decoder)):
+        ours = model.grads
+        grads = {name: p.grad.numpy() for name, p in module.named_parameters()}
+        diffs.append(np.abs(ours[prefix + "Wx"] - grads["weight_ih_l0"]).max())
+        diffs.append(np.abs(ours[prefix + "Wh"] - grads["weight_hh_l0"]).max())
+        if cell == "gru":
+            diffs.append(np.abs(ours[prefix + "bx"] - grads["bias_ih_l0"]).max())
+            diffs.append(np.abs(ours[prefix + "bh"] - grads["bias_hh_l0"]).max())
+        else:
+            diffs.append(np.abs(ours[prefix + "b"] - grads["bias_ih_l0"]).max())
+    PARITY_ERRORS.extend(diffs)
+    assert max(diffs) < 1e-12
