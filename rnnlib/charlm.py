@@ -27,12 +27,12 @@ from .train import CELLS, SequenceModel
 
 LN2 = math.log(2)
 
-# Settings per cell, chosen by measurement for a one-minute run on 2 CPU cores
-# (benchmarks/RESULTS.md has the runs that chose them).
+# Settings per cell, chosen by measurement for a one-minute run on one CPU core (each setting
+# compared by runs of 60 CPU-seconds; benchmarks/RESULTS.md has the runs that chose them).
 DEFAULTS = {
-    "rnn": dict(hidden=256, batch_size=32, seq_len=64, lr=3e-3, clip=1.0),
-    "lstm": dict(hidden=256, batch_size=32, seq_len=64, lr=3e-3, clip=1.0),
-    "gru": dict(hidden=256, batch_size=32, seq_len=64, lr=3e-3, clip=1.0),
+    "rnn": dict(hidden=256, batch_size=32, seq_len=32, lr=8e-3, clip=1.0),
+    "lstm": dict(hidden=192, batch_size=32, seq_len=32, lr=2e-2, clip=1.0),
+    "gru": dict(hidden=192, batch_size=32, seq_len=32, lr=1.5e-2, clip=1.0),
 }
 
 
@@ -182,7 +182,7 @@ class _ProgressBar:
     def __init__(self, enabled, steps, seconds):
         self.bar, self.timed, self.last = None, steps is None, time.monotonic()
         if enabled:
-            from tqdm.auto import tqdm
+            from tqdm import tqdm
             if self.timed:
                 self.bar = tqdm(total=seconds, file=sys.stderr, dynamic_ncols=True,
                                 bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s{postfix}")
@@ -203,7 +203,7 @@ class _ProgressBar:
             self.bar.close()
 
 
-def train(model, ids, *, steps=None, seconds=None, batch_size=32, seq_len=64, lr=3e-3,
+def train(model, ids, *, steps=None, seconds=None, batch_size=32, seq_len=32, lr=8e-3,
           optimizer="adam", clip=1.0, lr_decay=True, seed=0, eval_ids=None, eval_every=100,
           progress=False, clock=time.perf_counter):
     """Train ``model`` on the id stream ``ids`` for ``steps`` updates and/or ``seconds`` of wall
@@ -291,7 +291,8 @@ def build_parser():
     parser.add_argument("--batch-size", type=_positive(int), help="rows per batch")
     parser.add_argument("--seq-len", type=_positive(int), help="characters per row per batch")
     parser.add_argument("--lr", type=_positive(float), help="initial learning rate")
-    parser.add_argument("--optimizer", choices=["adam", "adagrad"], default="adam")
+    parser.add_argument("--optimizer", choices=["adam", "adagrad"], default="adam",
+                        help="default adam; adagrad does best near --lr 0.02, well behind adam")
     parser.add_argument("--clip", type=_positive(float), help="global gradient-norm limit")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--sample", type=int, default=300, metavar="N",
@@ -303,13 +304,14 @@ def build_parser():
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     settings = dict(DEFAULTS[args.model])
     for name in settings:
         if getattr(args, name, None) is not None:
             settings[name] = getattr(args, name)
     if args.temperature < 0:
-        build_parser().error(f"argument --temperature: must be >= 0, got {args.temperature}")
+        parser.error(f"argument --temperature: must be >= 0, got {args.temperature}")
 
     text = python_docs_text()
     vocab = CharVocab(text)
