@@ -7,10 +7,10 @@ take ``(dout, cache)`` and return gradients in the order of the forward's inputs
 from .bidirectional import Bidirectional, merge_backward, merge_forward
 from .gradcheck import gradcheck, numerical_gradient, relative_error
 from .gru import GRU, gru_backward, gru_forward, gru_step_backward, gru_step_forward
-from .layers import (one_hot, softmax, softmax_cross_entropy, temporal_affine_backward,
+from .layers import (log_softmax, one_hot, softmax, softmax_cross_entropy, temporal_affine_backward,
                      temporal_affine_forward)
 from .lstm import LSTM, lstm_backward, lstm_forward, lstm_step_backward, lstm_step_forward
-from .optim import SGD, Adagrad, Adam, clip_by_global_norm, clip_elementwise
+from .optim import SGD, Adagrad, Adam, clip_by_global_norm, clip_elementwise, global_norm
 from .rnn import RNN, rnn_backward, rnn_forward, rnn_step_backward, rnn_step_forward
 from .seq2seq import Seq2Seq, teacher_forcing_schedule
 from .train import SequenceModel, fit, last_step_cross_entropy, last_step_mse
@@ -22,8 +22,8 @@ __all__ = [
     "lstm_step_forward", "lstm_step_backward", "lstm_forward", "lstm_backward", "LSTM",
     "gru_step_forward", "gru_step_backward", "gru_forward", "gru_backward", "GRU",
     "Bidirectional", "merge_forward", "merge_backward",
-    "one_hot", "softmax", "softmax_cross_entropy",
+    "one_hot", "softmax", "log_softmax", "softmax_cross_entropy",
     "temporal_affine_forward", "temporal_affine_backward",
-    "clip_by_global_norm", "clip_elementwise", "SGD", "Adagrad", "Adam",
+    "clip_by_global_norm", "clip_elementwise", "global_norm", "SGD", "Adagrad", "Adam",
     "Seq2Seq", "teacher_forcing_schedule", "SequenceModel", "fit", "last_step_cross_entropy", "last_step_mse", "gradcheck", "numerical_gradient", "relative_error",
 ]

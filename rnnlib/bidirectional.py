@@ -10,9 +10,7 @@ back into the original order before the merge.
 import numpy as np
 
 from .checks import ShapeChecker
-from .gru import GRU
-from .lstm import LSTM
-from .rnn import RNN
+from .train import CELLS
 
 MERGES = ("concat", "sum")
 
@@ -54,17 +52,15 @@ class Bidirectional:
     fills ``grads``. ``to_torch()`` gives ``torch.nn.RNN/LSTM/GRU(bidirectional=True)`` (concat).
     """
 
-    LAYERS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
-
     def __init__(self, cell, input_size, hidden_size, *, merge="concat", seed=None,
                  dtype=np.float64):
-        if cell not in self.LAYERS:
-            raise ValueError(f"Bidirectional: cell must be one of {sorted(self.LAYERS)}, "
+        if cell not in CELLS:
+            raise ValueError(f"Bidirectional: cell must be one of {sorted(CELLS)}, "
                              f"got {cell!r}")
         if merge not in MERGES:
             raise ValueError(f"Bidirectional: merge must be one of {MERGES}, got {merge!r}")
         rng = np.random.default_rng(seed)
-        layer = self.LAYERS[cell]
+        layer = CELLS[cell]
         self.cell, self.merge = cell, merge
         self.forward_layer = layer(input_size, hidden_size, seed=rng, dtype=dtype)
         self.reverse_layer = layer(input_size, hidden_size, seed=rng, dtype=dtype)
@@ -106,9 +102,9 @@ class Bidirectional:
         with ``bidirectional=True``."""
         from .torch_bridge import params_from_module
         cell = type(module).__name__.lower()
-        if cell not in cls.LAYERS:
+        if cell not in CELLS:
             raise TypeError(f"expected torch.nn.RNN, LSTM or GRU, got {type(module).__name__}")
-        layer_cls = cls.LAYERS[cell]
+        layer_cls = CELLS[cell]
         params = params_from_module(layer_cls.torch_name, module, bidirectional=True)
         self = cls.__new__(cls)
         self.cell, self.merge = cell, "concat"

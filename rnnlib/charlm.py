@@ -21,7 +21,7 @@ import time
 import numpy as np
 
 from .data import CharVocab, python_docs_text, stream_batches, train_heldout_split
-from .layers import softmax_cross_entropy
+from .layers import log_softmax, softmax_cross_entropy
 from .optim import Adagrad, Adam, clip_by_global_norm
 from .train import CELLS, SequenceModel
 
@@ -105,12 +105,6 @@ def bigram_bits_per_char(train_ids, heldout_ids, vocab_size, alpha=1.0):
 
 # --- evaluation and sampling ------------------------------------------------------------------
 
-def _log_softmax(logits):
-    logits = logits.astype(np.float64)
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
-
-
 def evaluate_bits_per_char(model, ids, seq_len=1000):
     """Mean -log2 p(next character) over the id stream ``ids``: every character after the first
     is predicted from all the characters before it. The text is read as one stream, in chunks
@@ -122,7 +116,7 @@ def evaluate_bits_per_char(model, ids, seq_len=1000):
     state, total_nats = (), 0.0
     for start in range(0, len(inputs), seq_len):
         chunk = slice(start, start + seq_len)
-        log_p = _log_softmax(model.forward(inputs[None, chunk], *state))[0]
+        log_p = log_softmax(model.forward(inputs[None, chunk], *state).astype(np.float64))[0]
         state = model.final_state
         total_nats -= log_p[np.arange(len(log_p)), targets[chunk]].sum()
     return total_nats / len(targets) / LN2

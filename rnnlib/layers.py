@@ -40,6 +40,12 @@ def softmax(logits, axis=-1):
     return e / e.sum(axis=axis, keepdims=True)
 
 
+def log_softmax(logits, axis=-1):
+    """log(softmax(logits)) computed without overflow or log(0)."""
+    shifted = logits - logits.max(axis=axis, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+
+
 def softmax_cross_entropy(logits, targets, mask=None):
     """Mean cross-entropy (in nats) over the time steps that count.
 
@@ -71,8 +77,7 @@ def softmax_cross_entropy(logits, targets, mask=None):
     count = mask.sum()
     if count == 0:
         raise ValueError("softmax_cross_entropy: the mask selects no time step")
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    log_probs = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    log_probs = log_softmax(logits)
     n_idx, t_idx = np.indices((N, T))
     loss = -(log_probs[n_idx, t_idx, targets] * mask).sum() / count
     dlogits = np.exp(log_probs)

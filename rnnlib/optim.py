@@ -2,6 +2,12 @@
 import numpy as np
 
 
+def global_norm(grads):
+    """The L2 norm of all gradients together (a dict or list of arrays), in float64."""
+    arrays = grads.values() if isinstance(grads, dict) else grads
+    return float(np.sqrt(sum(float(np.sum(g.astype(np.float64) ** 2)) for g in arrays)))
+
+
 def clip_by_global_norm(grads, max_norm):
     """Scale every gradient by one factor so that their joint L2 norm is at most ``max_norm``.
 
@@ -12,7 +18,7 @@ def clip_by_global_norm(grads, max_norm):
     if not max_norm > 0:
         raise ValueError(f"clip_by_global_norm: max_norm must be positive, got {max_norm}")
     arrays = list(grads.values()) if isinstance(grads, dict) else list(grads)
-    total = float(np.sqrt(sum(float(np.sum(g.astype(np.float64) ** 2)) for g in arrays)))
+    total = global_norm(arrays)
     if not np.isfinite(total):
         raise FloatingPointError(f"clip_by_global_norm: the gradient norm is {total}")
     if total > max_norm:
@@ -30,7 +36,7 @@ def clip_elementwise(grads, limit):
     if not limit > 0:
         raise ValueError(f"clip_elementwise: limit must be positive, got {limit}")
     arrays = list(grads.values()) if isinstance(grads, dict) else list(grads)
-    total = float(np.sqrt(sum(float(np.sum(g.astype(np.float64) ** 2)) for g in arrays)))
+    total = global_norm(arrays)
     for g in arrays:
         np.clip(g, -limit, limit, out=g)
     return total

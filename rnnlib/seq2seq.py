@@ -9,15 +9,11 @@ Decoding is greedy or by beam search.
 import numpy as np
 
 from .gru import gru_step_forward
-from .layers import one_hot, softmax_cross_entropy, temporal_affine_backward, temporal_affine_forward
+from .layers import (log_softmax, one_hot, softmax_cross_entropy, temporal_affine_backward,
+                     temporal_affine_forward)
 from .lstm import lstm_step_forward
 from .rnn import rnn_step_forward
 from .train import CELLS
-
-
-def log_softmax(logits):
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
 class Seq2Seq:

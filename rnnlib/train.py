@@ -7,7 +7,7 @@ import numpy as np
 from .gru import GRU
 from .layers import one_hot, softmax_cross_entropy, temporal_affine_backward, temporal_affine_forward
 from .lstm import LSTM
-from .optim import clip_by_global_norm, clip_elementwise
+from .optim import clip_by_global_norm, clip_elementwise, global_norm
 from .rnn import RNN
 
 CELLS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
@@ -103,8 +103,7 @@ def fit(model, batches, loss_fn, optimizer, *, steps, clip=None, clip_kind="norm
         with np.errstate(over="ignore", invalid="ignore"):
             loss, dy = loss_fn(model.forward(x), targets)
             model.backward(dy)
-            norm = float(np.sqrt(sum(np.sum(g.astype(np.float64) ** 2)
-                                     for g in model.grads.values())))
+            norm = global_norm(model.grads)
         history["loss"].append(float(loss))
         history["grad_norm"].append(norm)
         if not (np.isfinite(loss) and np.isfinite(norm)):

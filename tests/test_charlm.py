@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from rnnlib import charlm, data, gradcheck
+from rnnlib.layers import log_softmax
 from rnnlib.train import CELLS
 
 
@@ -94,7 +95,7 @@ def test_unigram_initialisation_predicts_the_character_frequencies():
     counts = np.array([1.0, 2.0, 7.0])
     model = charlm.CharLM("rnn", 3, 4, seed=0, dtype=np.float64, unigram=counts)
     model.params["Wy"][:] = 0                  # the read-out alone: the bias
-    p = np.exp(charlm._log_softmax(model.forward(np.zeros((1, 2), dtype=int))))
+    p = np.exp(log_softmax(model.forward(np.zeros((1, 2), dtype=int))))
     np.testing.assert_allclose(p[0, 0], counts / counts.sum())
 
 
@@ -102,7 +103,7 @@ def test_evaluation_in_chunks_carries_the_state(docs):
     vocab, _, heldout_ids = docs
     model = charlm.CharLM("gru", len(vocab), 8, seed=0, dtype=np.float64)
     ids = heldout_ids[:60]
-    log_p = charlm._log_softmax(model.forward(ids[None, :-1]))[0]
+    log_p = log_softmax(model.forward(ids[None, :-1]))[0]
     whole = -log_p[np.arange(59), ids[1:]].mean() / math.log(2)
     assert charlm.evaluate_bits_per_char(model, ids, seq_len=7) == pytest.approx(whole, rel=1e-12)
 

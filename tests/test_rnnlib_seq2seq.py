@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 import rnnlib
-from rnnlib.seq2seq import Seq2Seq, log_softmax, teacher_forcing_schedule
+from rnnlib.layers import log_softmax
+from rnnlib.seq2seq import Seq2Seq, teacher_forcing_schedule
 
 BOS, EOS = 0, 1
 
