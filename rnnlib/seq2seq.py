@@ -211,3 +211,70 @@ def teacher_forcing_schedule(kind, step, *, k):
             raise ValueError(f"inverse sigmoid decay needs k >= 1, got {k}")
         return k / (k + np.exp(step / k))
     raise ValueError(f"kind must be 'linear', 'exponential' or 'inverse_sigmoid', got {kind!r}")
+
+
+def decoder_forward(step, state, targets, bos, teacher_forcing, rng):
+    """Runs a decoder over ``T`` steps, feeding it the true previous token or its own guess.
+
+    ``step(token_ids, state) -> (logits, state)`` is one decoder step: the tokens read (N,) and
+    the state (for example the hidden state (N, H)) give the scores of the next token (N, V)
+    and the new state. ``targets`` (N, T) are the true output ids; ``bos`` is the id read at
+    step 0. At every step t >= 1 the function draws ``u = rng.random(N)``, exactly once, and
+    example n reads ``targets[n, t - 1]`` (teacher forcing) where ``u[n] < teacher_forcing``
+    and otherwise its own most likely token at step t - 1, the argmax of that step's logits.
+    ``teacher_forcing=1`` is full teacher forcing, 0 is free running; no number is drawn at
+    step 0. Returns the logits of every step, (N, T, V), with the dtype of ``step``'s logits.
+
+    This is the step-by-step loop of :meth:`Seq2Seq.decoder_inputs` with the step handed in.
+
+    >>> import numpy as np
+    >>> table = np.eye(3)[[1, 2, 0]]          # token i scores token i + 1 (mod 3) highest
+    >>> step = lambda ids, state: (table[ids], state)
+    >>> decoder_forward(step, None, np.array([[2, 2, 2]]), 0, 0.0, np.random.default_rng(0)).argmax(-1)
+    array([[1, 2, 0]])
+    """
+    targets = np.asarray(targets)
+    N, T = targets.shape
+    previous = np.full(N, bos, dtype=np.int64)
+    steps = []
+    for t in range(T):
+        if t > 0:
+            use_truth = rng.random(N) < teacher_forcing
+            previous = np.where(use_truth, targets[:, t - 1], steps[-1].argmax(axis=1))
+        logits, state = step(previous, state)
+        steps.append(logits)
+    return np.stack(steps, axis=1)
+
+
+def greedy_decode(step, state, bos, max_len, eos=None):
+    """Greedy decoding with a given decoder step: the most likely token at every step, fed back.
+
+    ``step(token_ids, state) -> (logits, state)`` as in :func:`decoder_forward`; ``state`` is
+    the initial state with the batch on its first axis, (N, ...), for example the context
+    vectors (N, H). Step 0 reads ``bos``; step t >= 1 reads the token chosen at step t - 1.
+    Returns ids (N, max_len), int64. With ``eos`` given, once an example has emitted ``eos``
+    every later id of its row is ``eos`` too, and decoding stops early (without calling
+    ``step`` again) when every example has emitted it; the result still has ``max_len`` columns.
+
+    This is :meth:`Seq2Seq.greedy_decode` with the step handed in.
+
+    >>> import numpy as np
+    >>> table = np.eye(4)[[1, 2, 3, 3]]       # 0 -> 1 -> 2 -> 3 -> 3 ...
+    >>> step = lambda ids, state: (table[ids], state)
+    >>> greedy_decode(step, np.zeros((1, 1)), 0, 5, eos=2)
+    array([[1, 2, 2, 2, 2]])
+    """
+    N = len(state) if not isinstance(state, tuple) else len(state[0])
+    out = np.empty((N, max_len), dtype=np.int64)
+    previous = np.full(N, bos, dtype=np.int64)
+    done = np.zeros(N, dtype=bool)
+    for t in range(max_len):
+        logits, state = step(previous, state)
+        previous = np.where(done, eos if eos is not None else 0, logits.argmax(axis=1))
+        out[:, t] = previous
+        if eos is not None:
+            done |= previous == eos
+            if done.all():
+                out[:, t + 1:] = eos
+                break
+    return out
