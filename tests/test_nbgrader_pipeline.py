@@ -1,17 +1,22 @@
-"""The nbgrader pipeline end to end, with the real nbgrader CLI, on the rnn_forward exercise.
+"""Every graded exercise end to end, with the real nbgrader CLI.
 
-A temporary copy of the course (exercises/nbgrader_config.py and exercises/source/) is released,
-three submissions are graded in one autograde run, and feedback is generated:
+For each assignment in exercises/source/, a temporary copy of the course is released, and one
+autograde run grades these submissions, then feedback is generated:
 
 - "solution": the source notebook itself, which must get every point;
 - "untouched": the student version as released, which must get 0 points without a crash;
-- "wrong": a correct rnn_step_forward but an rnn_forward that starts every step from h0, which must
-  get exactly the points of the rnn_step_forward tests and feedback that names the mistake.
+- one submission per known mistake listed in tests/exercise_submissions/<assignment>.py: the
+  solution with one function replaced by a learner's version that has exactly that mistake. It
+  must lose exactly the points of the listed test cells, and its feedback must name the mistake;
+- one submission per graded function that hands the work to rnnlib: zero for that function's
+  test cells, full points for the rest.
 
 Nothing is written into the repository's exercises/ folder: the config puts the course root and
 the gradebook next to itself, and the commands also get the temporary gradebook explicitly.
 """
+import functools
 import html
+import importlib
 import os
 import re
 import shutil
@@ -26,36 +31,13 @@ from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import Execute
 from traitlets.config.loader import PyFileConfigLoader
 
+import rnnlib
+
 EXERCISES = Path(__file__).resolve().parents[1] / "exercises"
-ASSIGNMENT = "rnn_forward"
-NOTEBOOK = f"{ASSIGNMENT}.ipynb"
-STUDENTS = ("solution", "untouched", "wrong")
-# The points of the exercise as designed: 4 for the step, 6 for the sequence.
-TOTAL_POINTS = 10
-STEP_POINTS = 4
-STEP_TESTS_PREFIX = "test_rnn_step_forward"
-
-# A learner's correct step and a sequence loop that never carries the state (every step starts
-# from h0): the rnn_step_forward tests pass, and every rnn_forward test must fail.
-WRONG_ANSWERS = {
-    "rnn_step_forward": '''\
-def rnn_step_forward(x, h_prev, Wx, Wh, b):
-    a = x @ Wx.T + h_prev @ Wh.T + b
-    h = np.tanh(a)
-    return h, (x, h_prev, Wx, Wh, h)
-''',
-    "rnn_forward": '''\
-def rnn_forward(x, h0, Wx, Wh, b):
-    N, T, D = x.shape
-    if h0 is None:
-        h0 = np.zeros((N, Wh.shape[0]), dtype=x.dtype)
-    hs = np.stack([rnn_step_forward(x[:, t], h0, Wx, Wh, b)[0] for t in range(T)], axis=1)
-    return hs, (x, h0, Wx, Wh, hs)
-''',
-}
-
+ASSIGNMENTS = sorted(p.name for p in (EXERCISES / "source").iterdir() if (p / f"{p.name}.ipynb").is_file())
 HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 SOLUTION_BEGIN, SOLUTION_END = "### BEGIN SOLUTION", "### END SOLUTION"
+DELEGATION_FEEDBACK = "must compute its result with its own NumPy code"
 
 
 def nbgrader_meta(cell):
@@ -86,6 +68,17 @@ def code_lines(lines):
     return {line for line in stripped if not line.startswith("#") and not GENERIC_LINE.match(line)}
 
 
+def secret_lines(source_nb, begin, end):
+    """Code lines inside the begin/end regions that appear nowhere else in the source notebook."""
+    inner, outer = [], []
+    for cell in source_nb.cells:
+        if cell.cell_type == "code":
+            inside, rest = split_regions(cell.source, begin, end)
+            inner += inside
+            outer += rest.split("\n")
+    return code_lines(inner) - code_lines(outer)
+
+
 def html_text(path):
     """The visible text of an HTML file: tags removed (syntax highlighting splits code into spans)."""
     return html.unescape(re.sub(r"<[^>]+>", "", path.read_text(encoding="utf-8")))
@@ -103,67 +96,121 @@ def run_nbgrader(course, db_url, *args):
         env[name] = str(course.parent / folder)
     env["MPLBACKEND"] = "Agg"
     command = [sys.executable, "-m", "nbgrader", *args, f"--CourseDirectory.db_url={db_url}"]
-    result = subprocess.run(command, cwd=course, env=env, capture_output=True, text=True, timeout=900)
+    result = subprocess.run(command, cwd=course, env=env, capture_output=True, text=True, timeout=1800)
     assert result.returncode == 0, (
         f"`nbgrader {' '.join(args)}` exited with {result.returncode}\n"
         f"--- stdout ---\n{result.stdout}\n--- stderr ---\n{result.stderr}")
     return result
 
 
-@pytest.fixture(scope="module")
-def pipeline(tmp_path_factory):
-    """Release, submit, autograde (one run for all students) and generate feedback, once."""
-    base = tmp_path_factory.mktemp("nbgrader")
-    course = base / "course"
-    course.mkdir()
-    shutil.copy(EXERCISES / "nbgrader_config.py", course / "nbgrader_config.py")
-    shutil.copytree(EXERCISES / "source", course / "source",
-                    ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
-    db_url = f"sqlite:///{course / 'gradebook.db'}"
+def spec(assignment):
+    """The assignment's list of known mistakes (tests/exercise_submissions/<assignment>.py)."""
+    return importlib.import_module(f"exercise_submissions.{assignment}")
 
-    run_nbgrader(course, db_url, "generate_assignment", ASSIGNMENT)
-    source_path = course / "source" / ASSIGNMENT / NOTEBOOK
-    release_path = course / "release" / ASSIGNMENT / NOTEBOOK
-    assert release_path.is_file(), "generate_assignment wrote no student version"
 
-    submissions = {}
-    for student in STUDENTS:
-        folder = course / "submitted" / student / ASSIGNMENT
-        folder.mkdir(parents=True)
-        submissions[student] = folder / NOTEBOOK
-    shutil.copy(source_path, submissions["solution"])
-    shutil.copy(release_path, submissions["untouched"])
-    wrong = nbformat.read(release_path, as_version=4)
-    filled = set()
-    for cell in wrong.cells:
-        grade_id = nbgrader_meta(cell).get("grade_id")
-        if nbgrader_meta(cell).get("solution") and grade_id in WRONG_ANSWERS:
-            cell.source = WRONG_ANSWERS[grade_id]
-            filled.add(grade_id)
-    assert filled == set(WRONG_ANSWERS), f"solution cells not found in the student version: {set(WRONG_ANSWERS) - filled}"
-    nbformat.write(wrong, submissions["wrong"])
-
-    autograde = run_nbgrader(course, db_url, "autograde", ASSIGNMENT, "--create")
-    feedback = run_nbgrader(course, db_url, "generate_feedback", ASSIGNMENT)
-    return {
-        "course": course,
-        "db_url": db_url,
-        "source": nbformat.read(source_path, as_version=4),
-        "release": nbformat.read(release_path, as_version=4),
-        "release_text": release_path.read_text(encoding="utf-8"),
-        "autograde_log": autograde.stdout + autograde.stderr,
-        "feedback_log": feedback.stdout + feedback.stderr,
-    }
+def graded_functions(nb):
+    """grade_id -> cell of every solution cell: each defines the graded function of that name."""
+    return {nbgrader_meta(c)["grade_id"]: c for c in nb.cells
+            if c.cell_type == "code" and nbgrader_meta(c).get("solution")}
 
 
 def grade_cells(nb):
     return {nbgrader_meta(c)["grade_id"]: c for c in nb.cells if nbgrader_meta(c).get("grade")}
 
 
-def autograded(pipeline, student):
-    path = pipeline["course"] / "autograded" / student / ASSIGNMENT / NOTEBOOK
-    assert path.is_file(), f"no autograded notebook for {student}"
+def function_of(grade_id, functions):
+    """The graded function a test cell belongs to: test_<function>_<aspect>, longest name first."""
+    owners = [f for f in functions if grade_id.startswith(f"test_{f}_")]
+    return max(owners, key=len) if owners else None
+
+
+def delegating_code(assignment, function):
+    """A version of `function` that hands all of its work to rnnlib."""
+    custom = getattr(spec(assignment), "DELEGATIONS", {})
+    if function in custom:
+        return custom[function]
+    assert hasattr(rnnlib, function), f"{assignment}: give DELEGATIONS[{function!r}], rnnlib has no {function}"
+    return (f"def {function}(*args, **kwargs):\n    import rnnlib\n"
+            f"    return rnnlib.{function}(*args, **kwargs)\n")
+
+
+def submissions(assignment, source):
+    """student id -> (function replaced or None, its code) for every submission but the untouched one."""
+    students = {"solution": (None, None)}
+    for name, mistake in spec(assignment).MISTAKES.items():
+        students[f"mistake_{name}"] = (mistake.function, mistake.code)
+    for function in graded_functions(source):
+        students[f"delegates_{function}"] = (function, delegating_code(assignment, function))
+    return students
+
+
+@functools.cache
+def pipeline(assignment, base):
+    """Release, submit, autograde (one run for all students) and generate feedback, once per assignment."""
+    course = base / assignment / "course"
+    course.mkdir(parents=True)
+    shutil.copy(EXERCISES / "nbgrader_config.py", course / "nbgrader_config.py")
+    shutil.copytree(EXERCISES / "source" / assignment, course / "source" / assignment,
+                    ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+    db_url = f"sqlite:///{course / 'gradebook.db'}"
+    notebook = f"{assignment}.ipynb"
+
+    run_nbgrader(course, db_url, "generate_assignment", assignment)
+    source_path = course / "source" / assignment / notebook
+    release_path = course / "release" / assignment / notebook
+    assert release_path.is_file(), "generate_assignment wrote no student version"
+    source = nbformat.read(source_path, as_version=4)
+
+    students = submissions(assignment, source)
+    for student, (function, code) in [*students.items(), ("untouched", (None, None))]:
+        folder = course / "submitted" / student / assignment
+        folder.mkdir(parents=True)
+        if student == "untouched":
+            shutil.copy(release_path, folder / notebook)
+            continue
+        nb = nbformat.read(source_path, as_version=4)
+        if function is not None:
+            cell = graded_functions(nb).get(function)
+            assert cell is not None, f"{student}: no solution cell with grade_id {function!r}"
+            cell.source = code
+        nbformat.write(nb, folder / notebook)
+
+    autograde = run_nbgrader(course, db_url, "autograde", assignment, "--create")
+    feedback = run_nbgrader(course, db_url, "generate_feedback", assignment)
+    with Gradebook(db_url, course_id(course)) as gb:
+        scores = {}
+        for student in [*students, "untouched"]:
+            submission = gb.find_submission(assignment, student)
+            graded = gb.find_submission_notebook(assignment, assignment, student)
+            scores[student] = (submission.score, submission.max_score,
+                               {grade.cell.name: grade.score for grade in graded.grades})
+    return {
+        "assignment": assignment,
+        "course": course,
+        "source": source,
+        "release": nbformat.read(release_path, as_version=4),
+        "release_text": release_path.read_text(encoding="utf-8"),
+        "scores": scores,
+        "log": autograde.stdout + autograde.stderr + feedback.stdout + feedback.stderr,
+    }
+
+
+@pytest.fixture(scope="session")
+def graded(tmp_path_factory):
+    base = tmp_path_factory.mktemp("nbgrader")
+    return lambda assignment: pipeline(assignment, base)
+
+
+def autograded(result, student):
+    path = result["course"] / "autograded" / student / result["assignment"] / f"{result['assignment']}.ipynb"
+    assert path.is_file(), f"no autograded notebook for {student}\n{result['log']}"
     return nbformat.read(path, as_version=4)
+
+
+def feedback_page(result, student):
+    path = result["course"] / "feedback" / student / result["assignment"] / f"{result['assignment']}.html"
+    assert path.is_file(), f"no feedback for {student}\n{result['log']}"
+    return html_text(path)
 
 
 def errors(cell):
@@ -178,6 +225,46 @@ def course_id(folder):
     return CourseDirectory(config=load_config(folder)).course_id
 
 
+def points_of(nb):
+    return {grade_id: float(nbgrader_meta(c)["points"]) for grade_id, c in grade_cells(nb).items()}
+
+
+def expected_points(source, failing):
+    """Per test cell: 0 for the failing cells, full points for the rest."""
+    return {g: 0.0 if g in failing else p for g, p in points_of(source).items()}
+
+
+def cells_of(source, function):
+    functions = graded_functions(source)
+    return {g for g in grade_cells(source) if function_of(g, functions) == function}
+
+
+# ---------------------------------------------------------------------------------------------
+# Parameters: every assignment, every listed mistake, every graded function.
+
+def mistake_cases():
+    cases = []
+    for a in ASSIGNMENTS:
+        try:
+            mistakes = spec(a).MISTAKES
+        except ModuleNotFoundError:  # test_structure reports the missing list
+            continue
+        cases += [pytest.param(a, name, id=f"{a}-{name}") for name in mistakes]
+    return cases
+
+
+def function_cases():
+    cases = []
+    for a in ASSIGNMENTS:
+        source = nbformat.read(EXERCISES / "source" / a / f"{a}.ipynb", as_version=4)
+        cases += [pytest.param(a, f, id=f"{a}-{f}") for f in graded_functions(source)]
+    return cases
+
+
+def test_the_course_has_its_six_assignments():
+    assert set(ASSIGNMENTS) >= {"rnn_forward", "bptt", "gradients", "lstm", "gru", "birnn_seq2seq"}
+
+
 def test_config_options_reach_nbgrader():
     """The config's option names are real: a misspelt traitlets option is silently ignored."""
     config = load_config(EXERCISES)
@@ -190,93 +277,129 @@ def test_config_options_reach_nbgrader():
     assert coursedir.course_id
 
 
-def test_points_are_as_designed(pipeline):
-    points = {grade_id: nbgrader_meta(c)["points"] for grade_id, c in grade_cells(pipeline["source"]).items()}
-    assert len(points) >= 4, "the exercise needs several test cells"
-    assert sum(points.values()) == TOTAL_POINTS
-    assert sum(p for g, p in points.items() if g.startswith(STEP_TESTS_PREFIX)) == STEP_POINTS
-    for cell in grade_cells(pipeline["source"]).values():
-        assert HIDDEN_BEGIN in cell.source, f"{nbgrader_meta(cell)['grade_id']} has no hidden tests"
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_structure(assignment):
+    """Every graded function has test cells with points and hidden tests; every mistake is real."""
+    source = nbformat.read(EXERCISES / "source" / assignment / f"{assignment}.ipynb", as_version=4)
+    functions = graded_functions(source)
+    assert functions, "no solution cells"
+    for function, cell in functions.items():
+        assert f"def {function}(" in cell.source, f"the solution cell {function} must define {function}()"
+        assert SOLUTION_BEGIN in cell.source and cell_count(source, function) >= 1, function
+    points = points_of(source)
+    assert 10 <= sum(points.values()) <= 20, f"{assignment}: {sum(points.values())} points, expected 10-20"
+    for grade_id, cell in grade_cells(source).items():
+        assert function_of(grade_id, functions), f"test cell {grade_id} is not named test_<function>_<aspect>"
+        assert points[grade_id] > 0
+        assert HIDDEN_BEGIN in cell.source, f"{grade_id} has no hidden tests"
+        assert "assert" in split_regions(cell.source, HIDDEN_BEGIN, HIDDEN_END)[1], f"{grade_id} has no visible test"
+    mistakes = spec(assignment).MISTAKES
+    assert len(mistakes) >= 4 * len(functions) or len(mistakes) >= 12, "list the common mistakes of every function"
+    for name, mistake in mistakes.items():
+        assert mistake.function in functions, f"mistake {name}: no graded function {mistake.function}"
+        assert f"def {mistake.function}(" in mistake.code, f"mistake {name} does not define {mistake.function}"
+        assert set(mistake.fails) <= set(points), f"mistake {name}: unknown test cells {set(mistake.fails) - set(points)}"
+        assert mistake.feedback.strip(), f"mistake {name}: say which words the feedback must show"
+    for function in functions:
+        assert sum(m.function == function for m in mistakes.values()) >= 3, f"{function}: list its common mistakes"
 
 
-def test_student_version_has_no_solution(pipeline):
-    text, release = pipeline["release_text"], pipeline["release"]
-    for marker in (SOLUTION_BEGIN, SOLUTION_END, "np.tanh("):
+def cell_count(source, function):
+    return len(cells_of(source, function))
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_student_version_has_no_solution(graded, assignment):
+    result = graded(assignment)
+    text, release = result["release_text"], result["release"]
+    for marker in (SOLUTION_BEGIN, SOLUTION_END):
         assert marker not in text, f"the student version contains {marker!r}"
-    solution_lines = code_lines(line for cell in pipeline["source"].cells
-                                for line in split_regions(cell.source, SOLUTION_BEGIN, SOLUTION_END)[0])
-    assert solution_lines, "the source notebook has no solution regions"
+    solution = secret_lines(result["source"], SOLUTION_BEGIN, SOLUTION_END)
+    assert solution, "the source notebook has no solution regions"
     release_code = code_lines(line for cell in release.cells if cell.cell_type == "code"
                               for line in cell.source.splitlines())
-    assert not solution_lines & release_code, f"solution code in the student version: {solution_lines & release_code}"
+    assert not solution & release_code, f"solution code in the student version: {solution & release_code}"
     stubs = [c for c in release.cells if nbgrader_meta(c).get("solution")]
     assert stubs and all("raise NotImplementedError()" in c.source for c in stubs)
     assert not any(c.get("outputs") for c in release.cells if c.cell_type == "code"), "outputs in the student version"
 
 
-def test_student_version_has_no_hidden_tests_but_all_visible_ones(pipeline):
-    text, release = pipeline["release_text"], pipeline["release"]
-    for marker in (HIDDEN_BEGIN, HIDDEN_END, "_reference_rnn", "default_rng", "_hidden_"):
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_student_version_has_no_hidden_tests_but_all_visible_ones(graded, assignment):
+    result = graded(assignment)
+    text, release = result["release_text"], result["release"]
+    for marker in (HIDDEN_BEGIN, HIDDEN_END, "rnnlib.grading", "_reference_"):
         assert marker not in text, f"the student version contains {marker!r}"
-    all_release_lines = code_lines(line for cell in release.cells for line in cell.source.splitlines())
-    hidden_lines = code_lines(line for cell in pipeline["source"].cells
-                              for line in split_regions(cell.source, HIDDEN_BEGIN, HIDDEN_END)[0])
-    assert not hidden_lines & all_release_lines, f"hidden tests in the student version: {hidden_lines & all_release_lines}"
+    release_lines = code_lines(line for cell in release.cells for line in cell.source.splitlines())
+    hidden = secret_lines(result["source"], HIDDEN_BEGIN, HIDDEN_END)
+    assert not hidden & release_lines, f"hidden tests in the student version: {hidden & release_lines}"
     released_tests = grade_cells(release)
-    for grade_id, cell in grade_cells(pipeline["source"]).items():
+    for grade_id, cell in grade_cells(result["source"]).items():
         assert grade_id in released_tests, f"test cell {grade_id} is missing from the student version"
         visible = split_regions(cell.source, HIDDEN_BEGIN, HIDDEN_END)[1]
         assert released_tests[grade_id].source == visible, f"the visible tests of {grade_id} changed"
-        assert "assert" in visible, f"{grade_id} has no visible test"
         assert nbgrader_meta(released_tests[grade_id])["points"] == nbgrader_meta(cell)["points"]
         assert nbgrader_meta(released_tests[grade_id])["locked"]
 
 
-def test_scores(pipeline):
-    source_points = {g: float(nbgrader_meta(c)["points"]) for g, c in grade_cells(pipeline["source"]).items()}
-    with Gradebook(pipeline["db_url"], course_id(pipeline["course"])) as gb:
-        scores = {}
-        for student in STUDENTS:
-            submission = gb.find_submission(ASSIGNMENT, student)
-            notebook = gb.find_submission_notebook(NOTEBOOK[:-len(".ipynb")], ASSIGNMENT, student)
-            per_cell = {grade.cell.name: grade.score for grade in notebook.grades}
-            assert set(per_cell) == set(source_points), (
-                f"{student}: not every test cell was graded\n{pipeline['autograde_log']}")
-            assert submission.max_score == TOTAL_POINTS
-            scores[student] = (submission.score, per_cell)
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_solution_gets_full_marks(graded, assignment):
+    result = graded(assignment)
+    score, max_score, per_cell = result["scores"]["solution"]
+    assert per_cell == points_of(result["source"]), f"not every test cell was graded\n{result['log']}"
+    assert score == max_score == sum(points_of(result["source"]).values())
 
-    score, per_cell = scores["solution"]
-    assert score == TOTAL_POINTS, f"the solution lost points: {per_cell}"
 
-    score, per_cell = scores["untouched"]
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_untouched_student_version_gets_zero_cleanly(graded, assignment):
+    result = graded(assignment)
+    score, _, per_cell = result["scores"]["untouched"]
     assert score == 0, f"the untouched student version got points: {per_cell}"
-
-    score, per_cell = scores["wrong"]
-    assert 0 < score < TOTAL_POINTS
-    assert score == STEP_POINTS, f"the wrong submission should get the step's points only: {per_cell}"
-    for grade_id, points in source_points.items():
-        expected = points if grade_id.startswith(STEP_TESTS_PREFIX) else 0
-        assert per_cell[grade_id] == expected, f"wrong submission, {grade_id}: {per_cell[grade_id]} != {expected}"
-
-
-def test_untouched_submission_fails_cleanly(pipeline):
-    """Every test cell of the untouched notebook ran and failed on the stub, nothing else."""
-    for grade_id, cell in grade_cells(autograded(pipeline, "untouched")).items():
+    for grade_id, cell in grade_cells(autograded(result, "untouched")).items():
         names = [e.ename for e in errors(cell)]
         assert names == ["NotImplementedError"], f"{grade_id}: {names}"
 
 
-def test_wrong_submission_is_told_its_mistake(pipeline):
-    cells = grade_cells(autograded(pipeline, "wrong"))
-    messages = {g: " ".join(e.evalue for e in errors(c)) for g, c in cells.items()}
-    assert "not carried from step to step" in messages["test_rnn_forward_values"], messages
-    assert "not carried from step to step" in messages["test_rnn_forward_returns"], messages
+@pytest.mark.parametrize("assignment, name", mistake_cases())
+def test_mistake_loses_its_points_and_is_named(graded, assignment, name):
+    result = graded(assignment)
+    mistake = spec(assignment).MISTAKES[name]
+    student = f"mistake_{name}"
+    failing = set(mistake.fails) or cells_of(result["source"], mistake.function)
+    _, _, per_cell = result["scores"][student]
+    assert per_cell == expected_points(result["source"], failing), (
+        f"the submission with mistake {name!r} should lose exactly the points of {sorted(failing)}")
+    messages = {g: " ".join(e.evalue for e in errors(c)) for g, c in grade_cells(autograded(result, student)).items()}
+    assert any(mistake.feedback in messages[g] for g in failing), (
+        f"no failing test cell names the mistake with {mistake.feedback!r}: {messages}")
+    assert mistake.feedback in feedback_page(result, student), "the feedback page does not name the mistake"
 
-    page = pipeline["course"] / "feedback" / "wrong" / ASSIGNMENT / f"{ASSIGNMENT}.html"
-    assert page.is_file(), f"no feedback for the wrong submission\n{pipeline['feedback_log']}"
-    text = html_text(page)
-    assert "not carried from step to step" in text
-    for marker in (HIDDEN_BEGIN, "_reference_rnn", "default_rng", "_hidden_"):
-        assert marker not in text, f"the feedback shows the hidden tests ({marker!r})"
-    for student in ("solution", "untouched"):
-        assert (pipeline["course"] / "feedback" / student / ASSIGNMENT / f"{ASSIGNMENT}.html").is_file()
+
+@pytest.mark.parametrize("assignment, function", function_cases())
+def test_delegating_function_scores_zero(graded, assignment, function):
+    result = graded(assignment)
+    student = f"delegates_{function}"
+    own_cells = cells_of(result["source"], function)
+    _, _, per_cell = result["scores"][student]
+    assert per_cell == expected_points(result["source"], own_cells), (
+        f"{function} calls rnnlib: exactly its test cells {sorted(own_cells)} should score 0")
+    cells = grade_cells(autograded(result, student))
+    for grade_id in own_cells:
+        assert any(DELEGATION_FEEDBACK in e.evalue for e in errors(cells[grade_id])), (
+            f"{grade_id}: the feedback does not say that {function} delegates")
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_feedback_shows_no_hidden_test(graded, assignment):
+    result = graded(assignment)
+    hidden = secret_lines(result["source"], HIDDEN_BEGIN, HIDDEN_END)
+    for student in result["scores"]:
+        text = feedback_page(result, student)
+        for marker in (HIDDEN_BEGIN, "rnnlib.grading", "_reference_"):
+            assert marker not in text, f"{student}: the feedback shows the hidden tests ({marker!r})"
+        # a line of the learner's own code may happen to equal one of the hidden tests' lines
+        submitted = nbformat.read(result["course"] / "submitted" / student / assignment / f"{assignment}.ipynb",
+                                  as_version=4)
+        own = code_lines(line for cell in submitted.cells for line in cell.source.splitlines())
+        shown = (hidden - own) & code_lines(text.splitlines())
+        assert not shown, f"{student}: hidden test code in the feedback: {shown}"
