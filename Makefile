@@ -10,11 +10,12 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 # it saves, and on a busy machine it stalls every product; one thread is faster and steadier.
 export OPENBLAS_NUM_THREADS ?= 1
 
-.PHONY: help venv book test clean
+.PHONY: help venv book test lab clean
 
 help:
 	@echo "make book   build the HTML book into _build/html (executes every notebook, cached)"
 	@echo "make test   run the whole test suite: rnnlib, every notebook (nbval), nbgrader, built site"
+	@echo "make lab    open JupyterLab in work/ with rnnlib and nbgrader's Validate button (for exercises)"
 	@echo "make clean  remove the build, caches and generated grading folders (keeps .venv)"
 
 $(STAMP): requirements.txt pyproject.toml
@@ -31,6 +32,16 @@ book: $(STAMP)
 
 test: book
 	$(BIN)/python -m pytest
+
+# A learner's workspace: JupyterLab in the course's environment, rooted at work/ (git-ignored),
+# where downloaded exercise notebooks go. Its kernel imports rnnlib, and nbgrader's Validate
+# button runs a notebook's tests. It starts inside work/ so that nbgrader's tools take that folder
+# as their root. LAB_ARGS passes options, e.g. LAB_ARGS=--no-browser.
+LAB_DIR  ?= work
+LAB_ARGS ?=
+lab: $(STAMP)
+	mkdir -p $(LAB_DIR)
+	cd $(LAB_DIR) && jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 clean:
 	rm -rf _build .pytest_cache exercises/release exercises/submitted exercises/autograded \
