@@ -3,6 +3,8 @@
 They catch what a green build can still hide: a chapter whose cells did not run, figures that
 were not rendered, math that was not turned into math, and error tracebacks printed into a page.
 """
+import html
+import json
 import re
 from pathlib import Path
 
@@ -84,3 +86,81 @@ def test_every_chapter_was_executed_and_shows_its_figures(html_dir, chapter):
         assert (page_path.parent / src).resolve().is_file(), f"{chapter}: missing image {src}"
     for section in ("Summary", "References"):
         assert f">{section}<" in page, f"{chapter}: no {section} section"
+
+
+# ---------------------------------------------------------------------------------------------
+# The Exercises part: a page per assignment offering the student notebook, never a solution.
+
+SOURCES = ROOT / "exercises" / "source"
+ASSIGNMENTS = sorted(p.name for p in SOURCES.iterdir() if (p / f"{p.name}.ipynb").is_file())
+SECRET_MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS", "rnnlib.grading")
+
+
+def nbgrader_cells(nb, key):
+    return [c for c in nb["cells"] if c.get("metadata", {}).get("nbgrader", {}).get(key)]
+
+
+def secret_lines(assignment):
+    """The code lines inside the solution and hidden-test regions of an assignment's source notebook
+    that appear nowhere outside them (a line of a signature or a visible test is not a secret)."""
+    nb = json.loads((SOURCES / assignment / f"{assignment}.ipynb").read_text(encoding="utf-8"))
+    inner, outer = set(), set()
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        inside = False
+        for line in "".join(cell["source"]).split("\n"):
+            if "### BEGIN" in line:
+                inside = True
+            elif "### END" in line:
+                inside = False
+            elif line.strip() and not line.strip().startswith("#"):
+                (inner if inside else outer).add(line.strip())
+    return {line for line in inner - outer if len(line) > 12}
+
+
+def visible_lines(path, text):
+    """The stripped lines a reader sees: of every cell of a notebook, or of a page without its tags."""
+    if path.suffix == ".ipynb":
+        plain = "\n".join("".join(c["source"]) for c in json.loads(text)["cells"])
+    else:
+        plain = html.unescape(re.sub(r"<[^>]+>", "", text))
+    return {line.strip() for line in plain.split("\n")}
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_exercise_page_offers_the_student_notebook(html_dir, assignment):
+    page_path = html_dir / "book" / "exercises" / f"{assignment}.html"
+    assert page_path.is_file(), f"exercises/source/{assignment} has no page: add book/exercises/{assignment}.md to _toc.yml"
+    page = read(page_path)
+    links = re.findall(rf'href="(\.\./\.\./_downloads/[0-9a-f]+/{assignment}\.ipynb)"', page)
+    assert links, f"{assignment}: the page has no download link to the student notebook"
+    download = (page_path.parent / links[0]).resolve()
+    student = json.loads(download.read_text(encoding="utf-8"))
+    source = json.loads((SOURCES / assignment / f"{assignment}.ipynb").read_text(encoding="utf-8"))
+    # the student version: every test cell, a stub for every function, no output
+    assert {c["metadata"]["nbgrader"]["grade_id"] for c in nbgrader_cells(student, "grade")} == \
+        {c["metadata"]["nbgrader"]["grade_id"] for c in nbgrader_cells(source, "grade")}
+    stubs = nbgrader_cells(student, "solution")
+    assert stubs and all("raise NotImplementedError()" in "".join(c["source"]) for c in stubs)
+    assert not any(c.get("outputs") for c in student["cells"])
+    # the points table, read from the source by the build
+    total = sum(c["metadata"]["nbgrader"]["points"] for c in nbgrader_cells(source, "grade"))
+    assert re.search(rf"Total.*?<strong>{total:g}</strong>", page, re.S), f"{assignment}: no total of {total} points"
+
+
+def test_no_solution_or_hidden_test_anywhere_in_the_site(html_dir):
+    files = [p for p in html_dir.rglob("*") if p.is_file() and p.suffix in {".html", ".ipynb", ".md", ".txt", ".js"}]
+    secrets = {a: secret_lines(a) for a in ASSIGNMENTS}
+    assert all(secrets.values()), "an assignment without solution or hidden-test code"
+    for path in files:
+        text = path.read_text(encoding="utf-8", errors="replace")
+        for marker in SECRET_MARKERS:
+            assert marker not in text, f"{path.relative_to(html_dir)} contains {marker!r}"
+        if "exercises" in path.parts or "_downloads" in path.parts:
+            # the chapters show rnnlib's own code, which solves the exercises by design; the
+            # exercise pages and downloads must not
+            lines = visible_lines(path, text)
+            for assignment, secret in secrets.items():
+                shown = secret & lines
+                assert not shown, f"{path.relative_to(html_dir)} shows code of {assignment}'s solution or hidden tests: {shown}"
