@@ -162,6 +162,38 @@ def jacobian_product_norms(hs, Wh):
         feedback="shifted by one step",
         fails=ONE_STEP_WRONG,
     ),
+    "jacobian_first_example_for_all": Mistake(
+        function="jacobian_product_norms",
+        code='''\
+def jacobian_product_norms(hs, Wh):
+    N, T, H = hs.shape
+    norms = np.empty((N, T), dtype=hs.dtype)
+    P = np.eye(H, dtype=hs.dtype)
+    for d in range(1, T + 1):
+        h = hs[0, T - d]
+        P = P @ ((1 - h ** 2)[:, None] * Wh)
+        norms[:, d - 1] = np.linalg.norm(P, 2)
+    return norms
+''',
+        feedback="norms of the first one",
+        fails=ONE_STEP_WRONG,
+    ),
+    "jacobian_factor_uses_previous_state": Mistake(
+        function="jacobian_product_norms",
+        code='''\
+def jacobian_product_norms(hs, Wh):
+    N, T, H = hs.shape
+    norms = np.empty((N, T), dtype=hs.dtype)
+    P = np.broadcast_to(np.eye(H, dtype=hs.dtype), (N, H, H))
+    for d in range(1, T + 1):
+        h_prev = hs[:, T - d - 1]
+        P = P @ ((1 - h_prev ** 2)[:, :, None] * Wh)
+        norms[:, d - 1] = np.linalg.norm(P, 2, axis=(1, 2))
+    return norms
+''',
+        feedback="one step too early",
+        fails=PRODUCT_WRONG,
+    ),
     # ------------------------------------------------------------------ clip_by_global_norm
     "clip_each_array_by_its_own_norm": Mistake(
         function="clip_by_global_norm",
