@@ -143,6 +143,9 @@ MISTAKES = {
     "step_forward_wh_reshaped": Mistake(
         "lstm_step_forward", step_forward(pre="x @ Wx.T + h_prev @ Wh.reshape(H, 4 * H) + b"),
         feedback="Wh is reshaped instead of transposed", fails=STEP_FORWARD_VALUES),
+    "step_forward_wh_not_transposed": Mistake(
+        "lstm_step_forward", step_forward(pre="x @ Wx.T + h_prev @ Wh + b"),
+        feedback="weights are stored (outputs, inputs)"),
     "step_forward_no_bias": Mistake(
         "lstm_step_forward", step_forward(pre="x @ Wx.T + h_prev @ Wh.T"),
         feedback="the bias b is missing", fails=STEP_FORWARD_VALUES),
@@ -174,6 +177,9 @@ MISTAKES = {
     "step_backward_dc_prev_from_upstream_dc": Mistake(
         "lstm_step_backward", step_backward(dc_prev="dc * f"),
         feedback="dc_prev carries only the upstream dc", fails=STEP_BACKWARD_VALUES),
+    "step_backward_dc_prev_is_dc": Mistake(
+        "lstm_step_backward", step_backward(dc_prev="dc"),
+        feedback="dc_prev is the upstream dc itself", fails=STEP_BACKWARD_VALUES),
     "step_backward_no_sigmoid_derivative": Mistake(
         "lstm_step_backward", step_backward(blocks=["dc_total * g", "dc_total * c_prev",
                                                     "dc_total * i * (1 - g ** 2)", "dh * tanh_c"]),
@@ -211,6 +217,9 @@ MISTAKES = {
     "forward_hs_holds_cell_states": Mistake(
         "lstm_forward", forward(store="hs[:, t] = c"),
         feedback="hs holds the cell states c", fails=FORWARD_VALUES),
+    "forward_reads_first_input_every_step": Mistake(
+        "lstm_forward", forward(step="h, c, step_cache = lstm_step_forward(x[:, 0], h, c, Wx, Wh, b)"),
+        feedback="every step reads x[:, 0]", fails=FORWARD_VALUES),
     "forward_h_and_c_swapped": Mistake(
         "lstm_forward", forward(step="h, c, step_cache = lstm_step_forward(x[:, t], c, h, Wx, Wh, b)"),
         feedback="h and c are swapped", fails=FORWARD_VALUES),
