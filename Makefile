@@ -10,13 +10,15 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 # it saves, and on a busy machine it stalls every product; one thread is faster and steadier.
 export OPENBLAS_NUM_THREADS ?= 1
 
-.PHONY: help venv book test lab clean
+.PHONY: help venv book test lab release grade clean
 
 help:
 	@echo "make book   build the HTML book into _build/html (executes every notebook, cached)"
 	@echo "make test   run the whole test suite: rnnlib, every notebook (nbval), nbgrader, built site"
 	@echo "make lab    open JupyterLab in work/ with rnnlib and nbgrader's Validate button (for exercises)"
-	@echo "make clean  remove the build, caches and generated grading folders (keeps .venv)"
+	@echo "make release  student versions of every assignment into exercises/release/, one zip each"
+	@echo "make grade    grade exercises/submitted/ (and LMS=folder-or-zip), gradebook, feedback, grades.csv, report"
+	@echo "make clean  remove the build, caches, release/ and reports; keeps .venv and all grading data"
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,7 +45,17 @@ lab: $(STAMP)
 	mkdir -p $(LAB_DIR)
 	cd $(LAB_DIR) && jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
+# Instructors: one command each (exercises/tools/). GRADEBOOK_URL (any SQLAlchemy URL) replaces
+# the SQLite gradebook exercises/gradebook.db; LMS names a folder or zip of downloaded notebooks;
+# WORKERS sets how many notebooks are graded at once (default: one per core).
+release: $(STAMP)
+	$(BIN)/python exercises/tools/release.py
+
+grade: $(STAMP)
+	$(BIN)/python exercises/tools/grade.py $(if $(LMS),--lms "$(LMS)") $(if $(WORKERS),--workers $(WORKERS))
+
+# Submissions, autograded notebooks, feedback and the gradebook are the class's record: never cleaned.
 clean:
-	rm -rf _build .pytest_cache exercises/release exercises/submitted exercises/autograded \
-	       exercises/feedback exercises/gradebook.db
+	rm -rf _build .pytest_cache exercises/release exercises/report exercises/grades.csv \
+	       exercises/grading_notes.json
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +

@@ -12,7 +12,7 @@ from .layers import (log_softmax, one_hot, softmax, softmax_cross_entropy, tempo
 from .lstm import LSTM, lstm_backward, lstm_forward, lstm_step_backward, lstm_step_forward
 from .optim import SGD, Adagrad, Adam, clip_by_global_norm, clip_elementwise, global_norm
 from .rnn import RNN, rnn_backward, rnn_forward, rnn_step_backward, rnn_step_forward
-from .seq2seq import Seq2Seq, teacher_forcing_schedule
+from .seq2seq import Seq2Seq, decoder_forward, greedy_decode, teacher_forcing_schedule
 from .train import SequenceModel, fit, last_step_cross_entropy, last_step_mse
 
 __version__ = "0.1.0"
@@ -25,5 +25,5 @@ __all__ = [
     "one_hot", "softmax", "log_softmax", "softmax_cross_entropy",
     "temporal_affine_forward", "temporal_affine_backward",
     "clip_by_global_norm", "clip_elementwise", "global_norm", "SGD", "Adagrad", "Adam",
-    "Seq2Seq", "teacher_forcing_schedule", "SequenceModel", "fit", "last_step_cross_entropy", "last_step_mse", "gradcheck", "numerical_gradient", "relative_error",
+    "Seq2Seq", "decoder_forward", "greedy_decode", "teacher_forcing_schedule", "SequenceModel", "fit", "last_step_cross_entropy", "last_step_mse", "gradcheck", "numerical_gradient", "relative_error",
 ]
