@@ -107,6 +107,8 @@ for p in HIDDEN:
     r["read " + p] = attempt(lambda: read(p))
     r["write " + p] = attempt(lambda: append(p))
 r["write own folder"] = attempt(lambda: open("own.txt", "w").write("mine"))
+r["read own folder"] = attempt(lambda: open("own.txt").read())
+r["sees its notebook"] = attempt(lambda: os.path.isfile(NOTEBOOK))
 r["write outside"] = attempt(lambda: open("../escape.txt", "w").write("escaped"))
 r["write course"] = attempt(lambda: open(COURSE + "/escape.txt", "w").write("escaped"))
 r["write repository"] = attempt(lambda: open(REPO + "/escape.txt", "w").write("escaped"))
@@ -207,7 +209,7 @@ class Run:
                   [course / "gradebook.db", course / "source", course / "submitted", course / "secret"])
         self.watched = [fake_db, course / "source", course / "submitted", other]
         self.server = Server()
-        settings = {"PORT": self.server.port, "FULL_NET": level != "limits", "COURSE": str(course),
+        settings = {"NOTEBOOK": NOTEBOOK, "PORT": self.server.port, "FULL_NET": level != "limits", "COURSE": str(course),
                     "REPO": str(REPO), "HIDDEN": [str(p) for p in [fake_db, source, course / "source",
                                                                     course / "submitted", course / "gradebook.db",
                                                                     other, other.parent.parent]]}
@@ -222,7 +224,8 @@ class Run:
             folder.mkdir(parents=True)
             nbformat.write(nb, folder / NOTEBOOK)
         self.before = digest(self.watched)
-        self.env, self.flags = sandbox.prepare(base / "scratch", own_root=course / "autograded", hidden=hidden,
+        self.scratch = base / "scratch"
+        self.env, self.flags = sandbox.prepare(self.scratch, own_root=course / "autograded", hidden=hidden,
                                                memory_mb=2048, cpu_seconds=60, level=level)
         flags = [*self.flags, f"--Execute.timeout={timeout}"] if timeout else self.flags
         command, env = nbgrader_command(course, ["autograde", ASSIGNMENT, "--create", *flags], self.env)
@@ -353,8 +356,13 @@ def assert_isolated(run):
     assert run.before == run.after, "a hidden file changed"
     assert not (run.course / "autograded" / "b_probe" / "escape.txt").exists()
     assert not (run.course / "escape.txt").exists() and not (REPO / "escape.txt").exists()
-    assert hidden["write own folder"] == "ok: 4"
-    assert (run.course / "autograded" / "b_probe" / ASSIGNMENT / "own.txt").read_text() == "mine"
+    assert hidden["write own folder"] == "ok: 4" and hidden["read own folder"] == "ok: mine"
+    assert hidden["sees its notebook"] == "ok: True"
+    # It wrote a private copy of its folder, emptied when the kernel ended: the folder where
+    # nbgrader writes the graded notebook holds nothing the kernel made.
+    assert not (run.course / "autograded" / "b_probe" / ASSIGNMENT / "own.txt").exists()
+    copies = list((run.scratch / "sandbox" / "work").iterdir())
+    assert len(copies) == 1 and list(copies[0].iterdir()) == [], copies
     imports = probe(run, "imports")
     assert imports["shape"] == [1, 2, 4]
     assert imports["rnnlib"].startswith(str(REPO / "rnnlib"))

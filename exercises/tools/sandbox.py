@@ -203,6 +203,10 @@ def prepare(scratch: Path, *, own_root: Path, hidden: list[Path], memory_mb: int
     ipc.mkdir(exist_ok=True)
     os.chmod(ipc, 0o700)
 
+    work = base / "work"  # the kernels' private copies of their folders
+    work.mkdir(exist_ok=True)
+    os.chmod(work, 0o700)
+
     config = {
         "level": level,
         "unshare": list(_unshare_argv(level)) if level != "limits" else [],
@@ -212,6 +216,7 @@ def prepare(scratch: Path, *, own_root: Path, hidden: list[Path], memory_mb: int
         "cpu_seconds": int(cpu_seconds),
         "max_file_mb": int(max_file_mb),
         "socket_dir": str(ipc),
+        "work_dir": str(work),
         # What the kernel imports besides the Python installation (kept readable when hidden
         # or untraversable folders are covered).
         "readable": _package_dirs("rnnlib", "numpy"),
@@ -310,11 +315,13 @@ def _under(path: str, folder: str) -> bool:
 class _Kept:
     """Paths put back (by bind mounts from descriptors opened before anything was covered)."""
 
-    def __init__(self, paths: list[str]):
+    def __init__(self, paths: list[str], sources: dict | None = None):
+        """Each path is put back from itself, or from sources[path] (a folder shown at path)."""
         self.fds = {}
         for p in paths:
-            if os.path.exists(p) and p not in self.fds:
-                self.fds[p] = os.open(p, os.O_PATH | os.O_CLOEXEC)
+            source = (sources or {}).get(p, p)
+            if os.path.exists(source) and p not in self.fds:
+                self.fds[p] = os.open(source, os.O_PATH | os.O_CLOEXEC)
 
     def bind(self, path: str, rw: bool = False) -> None:
         if path not in self.fds:
@@ -429,10 +436,19 @@ def _inside(args, config: dict, extra: list[str]) -> None:
         sys.exit(f"grading sandbox: the kernel's folder {cwd} is a hidden path")
     connection = Path(args.kernel).read_text()
     socket_dir = config["socket_dir"]
-    if full:  # the kernel, as nobody, writes its folder and binds its sockets
-        for folder in (cwd, socket_dir):
-            os.chown(folder, NOBODY, NOBODY)
-            os.chmod(folder, 0o700)
+    # The kernel writes a private copy of its folder, shown at the folder's path: nothing it does
+    # there (e.g. a symlink in place of the notebook) reaches the folder where nbgrader then
+    # writes the graded notebook, as root or as the grading user.
+    work_dir = config["work_dir"]
+    for old in os.scandir(work_dir):  # copies of earlier kernels of this grader, all ended
+        shutil.rmtree(old.path, ignore_errors=True)
+    work = tempfile.mkdtemp(prefix=os.path.basename(cwd) + "-", dir=work_dir)
+    shutil.copytree(cwd, work, symlinks=True, dirs_exist_ok=True)
+    if full:  # the kernel, as nobody, writes its copy and binds its sockets
+        for folder, _, files in os.walk(work):
+            for name in [folder, *(os.path.join(folder, f) for f in files)]:
+                os.lchown(name, NOBODY, NOBODY)
+        os.chown(socket_dir, NOBODY, NOBODY)
 
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     readable = {os.path.realpath(p) for p in
@@ -440,7 +456,7 @@ def _inside(args, config: dict, extra: list[str]) -> None:
                  *[p for p in sys.path if p and os.path.isdir(p)], *config["readable"]]}
     readable.discard(os.path.dirname(os.path.realpath(__file__)))  # this tool's folder: not needed
     writable = [cwd, socket_dir]
-    kept = _Kept(sorted(readable) + writable)
+    kept = _Kept(sorted(readable) + writable, sources={cwd: work})
     _all_read_only()
     for private in ("/tmp", "/var/tmp", "/dev/shm"):
         if os.path.isdir(private) and not os.path.islink(private):
@@ -491,7 +507,17 @@ def _inside(args, config: dict, extra: list[str]) -> None:
             _become_kernel(argv, env, full)
         finally:
             os._exit(127)
-    _supervise(kernel)
+    _supervise(kernel, cleanup=lambda: _empty_copy(cwd))
+
+
+def _empty_copy(cwd: str) -> None:
+    """Empty the kernel's copy of its folder (shown at cwd; the folder itself goes when the
+    next kernel of this grader starts, or with the scratch folder)."""
+    for entry in os.scandir(cwd):
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path, ignore_errors=True)
+        else:
+            os.unlink(entry.path)
 
 
 def _become_kernel(argv: list[str], env: dict, full: bool) -> None:
@@ -512,7 +538,7 @@ def _become_kernel(argv: list[str], env: dict, full: bool) -> None:
     os.execve(sys.executable, argv, env)
 
 
-def _supervise(kernel: int) -> None:
+def _supervise(kernel: int, cleanup) -> None:
     """PID 1 of the kernel's PID namespace (or its parent): reap every process, end with the kernel.
 
     jupyter_client signals the whole process group, so the kernel gets interrupts directly; this
@@ -530,6 +556,15 @@ def _supervise(kernel: int) -> None:
             continue
         if pid == kernel:
             code = os.waitstatus_to_exitcode(status)
+            if os.getpid() == 1:  # PID 1 of the namespace: end whatever the kernel left running
+                try:
+                    os.kill(-1, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            try:
+                cleanup()
+            except OSError as e:
+                print(f"grading sandbox: cleanup: {e!r}", file=sys.stderr)
             os._exit(code if code >= 0 else 128 - code)
 
 
