@@ -86,6 +86,10 @@ r["dns"] = attempt(lambda: socket.getaddrinfo("example.com", 80))
 r["outside"] = attempt(lambda: tcp("1.1.1.1", 53)) if FULL_NET else "skipped"
 r["uid"] = os.getuid()
 r["pids"] = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())[:20]
+status = dict(line.split(":", 1) for line in open("/proc/self/status").read().splitlines())
+r["privileges"] = {k: status[k].strip() for k in ["CapEff", "CapPrm", "CapInh", "CapBnd", "NoNewPrivs"]}
+import resource
+r["limits"] = {k: resource.getrlimit(getattr(resource, "RLIMIT_" + k)) for k in ["AS", "CPU", "FSIZE", "CORE", "NPROC"]}
 """)
 
 HIDDEN_PROBE = report("hidden", """
@@ -348,6 +352,9 @@ def assert_isolated(run):
     assert refused(net["tcp_loopback"]) and refused(net["dns"]) and refused(net["outside"]), net
     assert run.received == [], "the kernel reached the grader's 127.0.0.1"
     assert max(net["pids"]) < 10, f"the kernel sees the host's processes: {net['pids']}"
+    no_caps = "0000000000000000"
+    assert net["privileges"] == {"CapEff": no_caps, "CapPrm": no_caps, "CapInh": no_caps,
+                                 "CapBnd": no_caps, "NoNewPrivs": "1"}, net["privileges"]
     hidden = probe(run, "hidden")
     for what, outcome in hidden.items():
         assert SECRET not in outcome, f"{what}: {outcome}"
@@ -399,6 +406,16 @@ def test_a_level_stronger_than_the_machine_allows_is_refused(tmp_path):
 
 def test_full_kernel_runs_as_nobody_in_its_own_namespaces(full):
     assert probe(full, "net")["uid"] == sandbox.NOBODY
+
+
+def test_resource_limits_reach_the_kernel(runs):
+    mb = 1024 * 1024
+    for level, run in runs.items():
+        limits = probe(run, "net")["limits"]
+        assert limits["AS"] == [2048 * mb] * 2 and limits["FSIZE"] == [200 * mb] * 2, (level, limits)
+        assert limits["CPU"] == [60, 65] and limits["CORE"] == [0, 0], (level, limits)
+        if level == "full":
+            assert limits["NPROC"] == [1024, 1024], limits
 
 
 def test_full_no_network(full):

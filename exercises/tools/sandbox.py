@@ -41,68 +41,76 @@ import tempfile
 from pathlib import Path
 
 NOBODY = 65534
+PRIVATE_TMP_MB = 256  # each private /tmp, /var/tmp, /dev/shm: memory outside the kernel's RLIMIT_AS
 LEVELS = ("full", "namespaces", "limits")
 LEVEL_ENV = "RNN_SANDBOX_LEVEL"  # optional override: one of LEVELS (never more than the OS allows)
 
 THREAT_MODEL = """\
-What the grading sandbox protects, by isolation level (sandbox.isolation_level() says which
-one this machine gets; `full` needs root and util-linux `unshare`, `namespaces` needs
-unprivileged user namespaces, `limits` works everywhere).
+What the grading sandbox protects, by isolation level. sandbox.isolation_level() says which one
+this machine gets: `full` needs root and util-linux `unshare`, `namespaces` needs unprivileged
+user namespaces, `limits` works everywhere.
 
 Every level:
-- Resource limits on the kernel process: address space (memory, default 4 GB: a memory bomb
-  gets MemoryError or the kernel dies), CPU seconds (default 600; then SIGXCPU/SIGKILL), size
-  of any file it writes (default 200 MB), no core dumps. The cell timeout (Execute.timeout) stops
-  a cell that runs too long; a dead or exiting kernel (sys.exit, os._exit, a crash) costs that
-  notebook its remaining cells, never the grader or the next student.
-- The kernel gets a cleaned environment: only PATH, locale, time zone, thread-count and
-  matplotlib-backend variables and those jupyter_client sets; no database URL, token or
-  password from the grader's environment.
+- Resource limits on the kernel process: address space (memory; default 4 GB, so a memory bomb
+  gets MemoryError or the kernel dies), CPU seconds (default 600, then SIGXCPU and SIGKILL),
+  the size of any one file it writes (default 200 MB), no core dumps. The cell timeout
+  (Execute.timeout) interrupts a cell that runs too long. A kernel that exits or dies
+  (sys.exit, os._exit, a crash) loses the rest of its own notebook, never the grader or the
+  next student (nbgrader reports that one submission as failed and grades the others).
+- A cleaned environment: only PATH, locale, time zone, thread counts, the matplotlib backend
+  and jupyter_client's variables reach the kernel; no database URL, token or password from the
+  grader's environment.
 
 `full` (the grader runs as root, e.g. in CI or a grading container):
-- New network namespace: no network at all, not even loopback to the grading host (no TCP to a
-  database or server on 127.0.0.1, no DNS, no outside connections). The kernel talks to
-  nbgrader over unix sockets in a folder of its own.
-- New PID namespace: the kernel sees and can signal only its own processes; when it ends, every
-  process it started is killed, so nothing survives into the next student's run.
-- New mount namespace, private to the kernel: every existing mount is read-only; each hidden
-  path (the course's gradebook, source/ and submitted/ folders, the scratch gradebook) is
-  covered by an empty read-only file system, so it can be neither read nor written; /tmp,
-  /var/tmp and /dev/shm are fresh and private; folders that user nobody could not traverse
-  (e.g. /root) are covered too, with only the Python installation and rnnlib put back,
-  read-only. The only writable places are the notebook's own folder and the private /tmp.
-- The kernel runs as user and group nobody (65534) with no supplementary groups, no
-  capabilities, and no_new_privs (setuid programs do not raise privileges); at most 1024
-  processes and threads for user nobody.
+- A new network namespace: no network at all, not even loopback to the grading host: no TCP
+  to a database or server on 127.0.0.1, no DNS, nothing outside. The kernel talks to nbgrader
+  over unix sockets in a folder of their own.
+- A new PID namespace under a small root supervisor: the kernel sees and can signal only its
+  own processes, and when it ends every process it started is killed, so nothing it starts
+  outlives its notebook.
+- A private mount namespace: every existing mount is read-only; each hidden path (the
+  gradebook, the instructor's source/, submitted/, the scratch gradebook, or the whole course
+  folder) is covered by an empty read-only file system, so it can be neither read nor
+  written; other students' folders under own_root are covered too; /tmp, /var/tmp and /dev/shm
+  are new, empty and private; folders user nobody cannot pass (e.g. /root holding the Python)
+  are covered, with only the Python installation and rnnlib put back read-only.
+- The kernel's own folder is a private copy of the notebook's folder, shown at the folder's
+  path and emptied when the kernel ends: what it writes there (files, symlinks) never reaches
+  the folder into which nbgrader then writes the graded notebook.
+- It runs as user and group nobody (65534) without supplementary groups or capabilities and
+  with no_new_privs (setuid programs give nothing); user nobody may have at most 1024
+  processes and threads.
 
-`namespaces` (an ordinary user, unprivileged user namespaces allowed, `unshare -rmn`):
-- The same network, PID and mount isolation (read-only mounts, hidden paths covered, private
-  /tmp) and no capabilities, but the kernel keeps the grading user's uid: were a path neither
-  hidden nor covered by a read-only mount, its permissions would be the grading user's.
+`namespaces` (an ordinary user, `unshare -rmn` allowed):
+- The same network, PID and mount isolation, the private copy of its folder, no capabilities
+  and no_new_privs; but the kernel keeps the grading user's uid (it is "root" only inside its
+  user namespace), so the file permissions that apply are that user's where a path is neither
+  covered nor on a read-only mount, and no limit on the number of processes is set.
 
 `limits` (neither is available):
-- Only the resource limits and the clean environment. The kernel runs as the grading user
-  with the network: it CAN read and write everything that user can (the gradebook, the
-  instructor's source notebooks, other students' submissions), open network connections and
-  leave processes running. Use it only for trusted submissions, or grade inside a container
-  or VM.
+- Only the resource limits and the cleaned environment. The kernel runs as the grading user,
+  with the network, in the real notebook folder: it CAN read and write whatever that user can
+  (the gradebook, the instructor's source notebooks, other students' work), open network
+  connections, and leave processes running after it ends. Use it only for trusted
+  submissions, or grade inside a container or VM.
 
 What remains at every level:
-- CPU: a kernel can use its CPU up to the cell timeout and its CPU-seconds limit, with as many
-  threads as it likes; it shares the machine's cores (and memory bandwidth, disk I/O) with the
-  grader and other kernels, so it can slow them down but not change their results.
-- Memory limits are per process (address space); a kernel that starts child processes gets
-  the limit for each of them (in `full`, at most 1024 processes and threads of user nobody).
-- The notebook's own folder and its private /tmp are writable (bounded per file by the
-  file-size limit, not in total): it can fill the disk holding its own folder.
-- It can read what is world-readable on the machine and not hidden (system files, the Python
-  installation, rnnlib, the course's other folders unless listed as hidden); it can write
-  only its own folder and its private /tmp.
-- What the kernel writes into its notebook outputs is what nbgrader grades: a notebook can
-  still print a fake "all tests passed"; grades come from the test cells that nbgrader puts
-  back, not from text.
-- Kernel vulnerabilities (escapes from namespaces) are outside this model; for hostile code
-  at scale use a VM per grading run.
+- CPU: up to the cell timeout and the CPU-seconds limit, with as many threads as it likes, on
+  cores shared with the grader and the other kernels (and memory bandwidth and disk I/O): a
+  kernel can slow the others down, not change their results.
+- Memory limits are per process (address space): each child process gets its own limit.
+- Its folder copy and private /tmp are writable with each file bounded but not their total:
+  a kernel can fill the disk holding the scratch folder, and use up to 3 x 256 MB of memory
+  beyond its limit in its private /tmp, /var/tmp and /dev/shm.
+- It can read what is world-readable and not hidden: system files, the Python installation,
+  rnnlib, course folders not listed as hidden. (At `limits`, everything the grader can read.)
+- The unix socket names are fixed by the grader; a kernel may put a symlink in their place,
+  making the grader's ZeroMQ connect to another unix socket of the host (it then only sends
+  signed Jupyter messages there).
+- The notebook's outputs are the kernel's to write: it can print a fake "all tests passed";
+  grades come from the test cells nbgrader puts back, not from printed text.
+- Kernel (operating system) vulnerabilities that escape namespaces are outside this model;
+  against hostile code at scale, grade in a VM.
 """
 
 
@@ -253,7 +261,7 @@ MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_NOATIME, MS_NODIRATIME, MS_BIND, MS_REC = 32, 1024, 2048, 4096, 16384
 MS_PRIVATE, MS_RELATIME, MS_STRICTATIME = 1 << 18, 1 << 21, 1 << 24
 PR_SET_NO_NEW_PRIVS = 38
-MOUNT_OPTION_FLAGS = {"nosuid": MS_NOSUID, "nodev": MS_NODEV, "noexec": MS_NOEXEC,
+MOUNT_OPTION_FLAGS = {"nosuid": MS_NOSUID, "nodev": MS_NODEV, "noexec": MS_NOEXEC, "nosymfollow": 256,
                       "noatime": MS_NOATIME, "nodiratime": MS_NODIRATIME,
                       "relatime": MS_RELATIME, "strictatime": MS_STRICTATIME}
 PSEUDO_FILESYSTEMS = {"proc", "sysfs", "cgroup", "cgroup2", "devpts", "mqueue", "securityfs",
@@ -277,8 +285,9 @@ def _mounts():
         for line in f:
             fields = line.split()
             sep = fields.index("-")
-            flags = 0
-            for option in fields[5].split(","):
+            options = fields[5].split(",")
+            flags = 0 if {"noatime", "relatime"} & set(options) else MS_STRICTATIME
+            for option in options:
                 flags |= MOUNT_OPTION_FLAGS.get(option, 0) | (MS_RDONLY if option == "ro" else 0)
             yield _unescape(fields[4]), flags, fields[sep + 1]
 
@@ -347,9 +356,9 @@ class _Kept:
             flags = _flags_of(path) & ~MS_RDONLY
             _remount(path, flags | MS_NOSUID | MS_NODEV)
 
-    def cover(self, folder: str, mode: int, read_only: bool) -> None:
+    def cover(self, folder: str, mode: int, read_only: bool, size_mb: int = 1) -> None:
         """An empty tmpfs on folder, then every kept path below it put back (read-only)."""
-        _mount("tmpfs", folder, "tmpfs", MS_NOSUID | MS_NODEV, f"mode={mode:o},size=64m")
+        _mount("tmpfs", folder, "tmpfs", MS_NOSUID | MS_NODEV, f"mode={mode:o},size={size_mb}m")
         below = sorted(p for p in self.fds if _under(p, folder) and p != folder)
         for p in below:
             if not any(_under(p, q) and p != q for q in below):  # only the outermost ones
@@ -460,7 +469,7 @@ def _inside(args, config: dict, extra: list[str]) -> None:
     _all_read_only()
     for private in ("/tmp", "/var/tmp", "/dev/shm"):
         if os.path.isdir(private) and not os.path.islink(private):
-            kept.cover(private, 0o1777, read_only=False)
+            kept.cover(private, 0o1777, read_only=False, size_mb=PRIVATE_TMP_MB)
     if full:  # folders nobody cannot pass (e.g. /root holding the Python): covered, kept paths back
         covered = set()
         while blocked := {_untraversable_ancestor(p, uid) for p in kept.fds} - {None}:
