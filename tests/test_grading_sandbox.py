@@ -393,6 +393,17 @@ def test_prepare_writes_a_python3_kernel_spec_and_ipc_flags(tmp_path):
         assert f"`{level}`" in sandbox.THREAT_MODEL
 
 
+def test_sockets_of_a_deep_scratch_folder_go_to_a_short_path_and_cleanup_removes_it(tmp_path):
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    env, flags = sandbox.prepare(deep, own_root=deep, hidden=[], level="limits")
+    ip = Path(next(f.split("=", 1)[1] for f in flags if f.startswith("--KernelManager.ip=")))
+    assert len(str(ip)) < 95 and ip.parent.is_dir() and not str(ip).startswith(str(tmp_path))
+    config = json.loads((deep / "sandbox" / "config.json").read_text())
+    assert config["socket_dir"] == str(ip.parent)
+    sandbox.cleanup(deep)
+    assert not ip.parent.exists()
+
+
 def test_a_level_stronger_than_the_machine_allows_is_refused(tmp_path):
     stronger = sandbox.LEVELS[: sandbox.LEVELS.index(LEVEL)]
     if not stronger:
