@@ -6,6 +6,7 @@ take ``(dout, cache)`` and return gradients in the order of the forward's inputs
 """
 from .bidirectional import Bidirectional, merge_backward, merge_forward
 from .gradcheck import gradcheck, numerical_gradient, relative_error
+from .gradient_flow import jacobian_product_norms, truncated_bptt
 from .gru import GRU, gru_backward, gru_forward, gru_step_backward, gru_step_forward
 from .layers import (log_softmax, one_hot, softmax, softmax_cross_entropy, temporal_affine_backward,
                      temporal_affine_forward)
@@ -24,6 +25,7 @@ __all__ = [
     "Bidirectional", "merge_forward", "merge_backward",
     "one_hot", "softmax", "log_softmax", "softmax_cross_entropy",
     "temporal_affine_forward", "temporal_affine_backward",
+    "jacobian_product_norms", "truncated_bptt",
     "clip_by_global_norm", "clip_elementwise", "global_norm", "SGD", "Adagrad", "Adam",
     "Seq2Seq", "decoder_forward", "greedy_decode", "teacher_forcing_schedule", "SequenceModel", "fit", "last_step_cross_entropy", "last_step_mse", "gradcheck", "numerical_gradient", "relative_error",
 ]
