@@ -22,6 +22,7 @@ import importlib.util
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -43,6 +44,7 @@ ASSIGNMENT = "sbx"
 NOTEBOOK = f"{ASSIGNMENT}.ipynb"
 SECRET = "SECRET-7f3a9c"  # in every hidden file; no probe output may contain it
 MARK = "SANDBOX-PROBE:"
+LEFTOVER = "sandbox-leftover-3c9e"  # in the command line of a process a probe leaves running
 LEVEL = sandbox.isolation_level()
 
 
@@ -85,11 +87,18 @@ r["tcp_loopback"] = attempt(lambda: tcp("127.0.0.1", PORT))
 r["dns"] = attempt(lambda: socket.getaddrinfo("example.com", 80))
 r["outside"] = attempt(lambda: tcp("1.1.1.1", 53)) if FULL_NET else "skipped"
 r["uid"] = os.getuid()
+r["environ"] = dict(os.environ)
+from ipykernel import get_connection_file
+connection = _json.load(open(get_connection_file()))
+r["transport"] = [connection["transport"], connection["ip"]]
 r["pids"] = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())[:20]
 status = dict(line.split(":", 1) for line in open("/proc/self/status").read().splitlines())
 r["privileges"] = {k: status[k].strip() for k in ["CapEff", "CapPrm", "CapInh", "CapBnd", "NoNewPrivs"]}
 import resource
 r["limits"] = {k: resource.getrlimit(getattr(resource, "RLIMIT_" + k)) for k in ["AS", "CPU", "FSIZE", "CORE", "NPROC"]}
+import subprocess, sys
+# A process meant to outlive the kernel: its own session, so the grader's signals miss it.
+subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", LEFTOVER], start_new_session=True)
 """)
 
 HIDDEN_PROBE = report("hidden", """
@@ -184,6 +193,18 @@ def released(tmp_path_factory):
     return course
 
 
+def leftovers(marker):
+    """Host PIDs of processes whose command line holds marker."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and marker.encode() in (entry / "cmdline").read_bytes():
+                pids.append(int(entry.name))
+        except OSError:
+            pass
+    return pids
+
+
 def digest(paths):
     out = {}
     for path in paths:
@@ -213,7 +234,7 @@ class Run:
                   [course / "gradebook.db", course / "source", course / "submitted", course / "secret"])
         self.watched = [fake_db, course / "source", course / "submitted", other]
         self.server = Server()
-        settings = {"NOTEBOOK": NOTEBOOK, "PORT": self.server.port, "FULL_NET": level != "limits", "COURSE": str(course),
+        settings = {"NOTEBOOK": NOTEBOOK, "LEFTOVER": f"{LEFTOVER}-{level}", "PORT": self.server.port, "FULL_NET": level != "limits", "COURSE": str(course),
                     "REPO": str(REPO), "HIDDEN": [str(p) for p in [fake_db, source, course / "source",
                                                                     course / "submitted", course / "gradebook.db",
                                                                     other, other.parent.parent]]}
@@ -232,7 +253,9 @@ class Run:
         self.env, self.flags = sandbox.prepare(self.scratch, own_root=course / "autograded", hidden=hidden,
                                                memory_mb=2048, cpu_seconds=60, level=level)
         flags = [*self.flags, f"--Execute.timeout={timeout}"] if timeout else self.flags
-        command, env = nbgrader_command(course, ["autograde", ASSIGNMENT, "--create", *flags], self.env)
+        # A secret in the grader's environment (as a database password would be).
+        command, env = nbgrader_command(course, ["autograde", ASSIGNMENT, "--create", *flags],
+                                        {**self.env, "GRADER_DB_PASSWORD": SECRET})
         self.process = subprocess.Popen(command, cwd=course, env=env, stdout=subprocess.PIPE,
                                         stderr=subprocess.STDOUT, text=True)
 
@@ -242,6 +265,7 @@ class Run:
         finally:
             self.server.close()
         self.returncode = self.process.returncode
+        self.leftovers = leftovers(f"{LEFTOVER}-{self.level}")
         self.received = self.server.received
         self.after = digest(self.watched)
         from nbgrader.api import Gradebook
@@ -305,6 +329,11 @@ def runs(released, tmp_path_factory):
         for run in started.values():
             if run.process.poll() is None:
                 run.process.kill()
+            for pid in getattr(run, "leftovers", []):  # the limits control's process
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
         shutil.rmtree(full_base, ignore_errors=True)
 
 
@@ -352,6 +381,8 @@ def assert_isolated(run):
     assert refused(net["tcp_loopback"]) and refused(net["dns"]) and refused(net["outside"]), net
     assert run.received == [], "the kernel reached the grader's 127.0.0.1"
     assert max(net["pids"]) < 10, f"the kernel sees the host's processes: {net['pids']}"
+    assert run.leftovers == [], "a process the kernel started outlived it"
+    assert SECRET not in json.dumps(net["environ"]), "the grader's environment reached the kernel"
     no_caps = "0000000000000000"
     assert net["privileges"] == {"CapEff": no_caps, "CapPrm": no_caps, "CapInh": no_caps,
                                  "CapBnd": no_caps, "NoNewPrivs": "1"}, net["privileges"]
@@ -419,6 +450,13 @@ def test_full_kernel_runs_as_nobody_in_its_own_namespaces(full):
     assert probe(full, "net")["uid"] == sandbox.NOBODY
 
 
+def test_nbgrader_flags_reach_the_kernel_manager_ipc_transport(runs):
+    """--KernelManager.transport/ip reach the manager nbclient makes in nbgrader's Execute."""
+    for level, run in runs.items():
+        ip = next(f.split("=", 1)[1] for f in run.flags if f.startswith("--KernelManager.ip="))
+        assert probe(run, "net")["transport"] == ["ipc", ip], level
+
+
 def test_resource_limits_reach_the_kernel(runs):
     mb = 1024 * 1024
     for level, run in runs.items():
@@ -473,6 +511,9 @@ def test_limits_memory_bomb_fails_but_network_remains(limits):
     assert limits.returncode == 0, limits.log
     assert errors_of(limits.notebooks["b_probe"], "bomb") == ["MemoryError"]
     assert limits.scores["b_probe"] == 1, limits.scores
-    # The control: without namespaces the same probe reaches the test's server (THREAT_MODEL).
+    # The controls: without namespaces the same probe reaches the test's server, and the
+    # process it left running is still there (THREAT_MODEL); the environment is cleaned.
     assert probe(limits, "net")["tcp_loopback"] == "ok: 127.0.0.1"
     assert limits.received == [b"from the kernel"]
+    assert SECRET not in json.dumps(probe(limits, "net")["environ"])
+    assert limits.leftovers, "the control process is gone: the leftover check would prove nothing"
