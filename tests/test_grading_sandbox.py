@@ -2,20 +2,26 @@
 
 A tiny course (one assignment: a solution cell `answer = 42` and a 1-point test cell) is released
 once; submissions are that notebook with probe cells put in front. Each isolation level gets one
-`nbgrader autograde` run of several students with the environment and flags of
+`nbgrader autograde` run (the three run at the same time) with the environment and flags of
 sandbox.prepare(); the probe cells print what they could do as JSON, which the tests read from
-the autograded notebooks, and the gradebook shows that every student was graded.
+the autograded notebooks, and the gradebook shows who was graded.
 
-- "full" (root + unshare, as in CI): no TCP to a server this test runs on 127.0.0.1, no DNS, no
-  outside connection; hidden paths (a fake gradebook.db, the source notebook, the real scratch
-  gradebook) neither readable nor writable and unchanged; the kernel writes its own folder but
-  nowhere else; a 50 GB allocation fails; numpy and rnnlib import; os._exit and sys.exit, and an
-  endless cell (stopped by --Execute.timeout=5) leave the grading of everyone intact. The course
-  lives outside /tmp here (in the repository's git-ignored .pytest_cache), as the real
-  exercises/ folder does, so hiding works by covering the paths, not by the private /tmp.
-- "namespaces" (`unshare -rmn`): the same network and hidden-path checks.
-- "limits": resource limits only; as a control, its kernel DOES reach the test's server, which
-  shows the network probe can see a connection when there is one.
+- "full" (root + unshare, as in CI): the kernel runs as nobody without capabilities, in its
+  own PID namespace; no TCP to a server this test runs on 127.0.0.1, no DNS, no outside
+  connection; hidden paths (a fake gradebook.db, the source notebook, submitted/, the scratch
+  gradebook, another student's graded folder) neither readable nor writable, and unchanged;
+  the kernel writes its own folder (a private copy) and nowhere else; a process it leaves
+  running dies with it; a 50 GB allocation fails with MemoryError; numpy and rnnlib import;
+  sys.exit, os._exit and an endless cell (stopped by --Execute.timeout=5) leave the grading
+  of everybody else intact.
+- "namespaces" (`unshare -rmn`, tried as root here): the same isolation checks, with the whole
+  course folder hidden (the kernel's own folder inside it stays).
+- "limits": resource limits only; as controls, its kernel DOES reach the test's server and its
+  leftover process DOES survive, which shows those probes would see a failure.
+
+The full and namespaces courses live outside /tmp (in the repository's git-ignored
+.pytest_cache), as the real exercises/ folder does, so their hidden paths are in the kernel's
+sight and must be covered, not merely left behind in the host's /tmp.
 """
 import hashlib
 import importlib.util
