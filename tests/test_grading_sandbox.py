@@ -34,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 import nbformat
@@ -471,6 +472,56 @@ def test_resource_limits_reach_the_kernel(runs):
         assert limits["CPU"] == [60, 65] and limits["CORE"] == [0, 0], (level, limits)
         if level == "full":
             assert limits["NPROC"] == [1024, 1024], limits
+
+
+GRADER = """
+import sys, time
+from pathlib import Path
+from jupyter_client.manager import KernelManager
+from traitlets.config import Config
+sys.path.insert(0, sys.argv[1])
+import sandbox
+scratch = Path(sys.argv[2])
+own = scratch / "autograded" / "student" / "assignment"
+own.mkdir(parents=True)
+env, flags = sandbox.prepare(scratch, own_root=scratch / "autograded", hidden=[], level="full")
+import os
+os.environ.update(env)
+config = Config()
+for flag in flags:
+    key, value = flag[2:].split("=", 1)
+    config[key.split(".")[0]][key.split(".")[1]] = value
+km = KernelManager(kernel_name="python3", config=config)
+km.start_kernel(cwd=str(own))
+client = km.client()
+client.start_channels()
+client.wait_for_ready(timeout=60)
+print("ready", flush=True)
+time.sleep(120)
+"""
+
+
+def test_full_kernel_ends_when_its_grader_is_killed(tmp_path):
+    """A grader killed outright (e.g. by a timeout) takes its sandboxed kernel with it."""
+    if not available("full"):
+        level_run({}, "full")
+    env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime")}
+    grader = subprocess.Popen([sys.executable, "-c", GRADER, str(EXERCISES / "tools"), str(tmp_path)],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        line = grader.stdout.readline()
+        assert line.strip() == "ready", line + grader.stdout.read()
+        assert leftovers(str(tmp_path)), "no sandbox process to watch"
+        grader.kill()
+        grader.wait()
+        for _ in range(100):
+            if not leftovers(str(tmp_path)):
+                break
+            time.sleep(0.1)
+        assert leftovers(str(tmp_path)) == [], "the kernel outlived its grader"
+    finally:
+        if grader.poll() is None:
+            grader.kill()
 
 
 def test_full_no_network(full):

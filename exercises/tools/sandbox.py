@@ -33,12 +33,14 @@ import json
 import os
 import re
 import resource
+import select
 import shutil
 import signal
 import stat
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 NOBODY = 65534
@@ -440,8 +442,15 @@ def _outer(args, config: dict, extra: list[str]) -> None:
     if config["level"] == "limits":
         _no_new_privs()
         os.execve(sys.executable, _kernel_argv(args.kernel, extra), _kernel_env(None))
+    # A handle on the grader (jupyter_client's process, our parent), valid across PID
+    # namespaces: the supervisor ends the kernel when the grader is gone, even if it was killed.
+    try:
+        grader = os.pidfd_open(os.getppid())
+        os.set_inheritable(grader, True)
+    except (AttributeError, OSError):
+        grader = -1
     argv = [*config["unshare"], sys.executable, os.path.realpath(__file__),
-            "--inside", args.kernel, "--config", args.config, *extra]
+            "--inside", args.kernel, "--config", args.config, "--grader-fd", str(grader), *extra]
     os.execv(argv[0], argv)
 
 
@@ -462,6 +471,8 @@ def _inside(args, config: dict, extra: list[str]) -> None:
     # there (e.g. a symlink in place of the notebook) reaches the folder where nbgrader then
     # writes the graded notebook, as root or as the grading user.
     work_dir = config["work_dir"]
+    if _under(work_dir, cwd):
+        sys.exit(f"grading sandbox: the kernel's folder {cwd} holds the sandbox's scratch folder")
     for old in os.scandir(work_dir):  # copies of earlier kernels of this grader, all ended
         shutil.rmtree(old.path, ignore_errors=True)
     work = tempfile.mkdtemp(prefix=os.path.basename(cwd) + "-", dir=work_dir)
@@ -528,10 +539,12 @@ def _inside(args, config: dict, extra: list[str]) -> None:
     kernel = os.fork()
     if kernel == 0:
         try:
+            if args.grader_fd >= 0:
+                os.close(args.grader_fd)
             _become_kernel(argv, env, full)
         finally:
             os._exit(127)
-    _supervise(kernel, cleanup=lambda: _empty_copy(cwd))
+    _supervise(kernel, cleanup=lambda: _empty_copy(cwd), grader_fd=args.grader_fd)
 
 
 def _empty_copy(cwd: str) -> None:
@@ -562,7 +575,7 @@ def _become_kernel(argv: list[str], env: dict, full: bool) -> None:
     os.execve(sys.executable, argv, env)
 
 
-def _supervise(kernel: int, cleanup) -> None:
+def _supervise(kernel: int, cleanup, grader_fd: int = -1) -> None:
     """PID 1 of the kernel's PID namespace (or its parent): reap every process, end with the kernel.
 
     jupyter_client signals the whole process group, so the kernel gets interrupts directly; this
@@ -571,6 +584,11 @@ def _supervise(kernel: int, cleanup) -> None:
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, lambda *_: os.kill(kernel, signal.SIGTERM))
+    if grader_fd >= 0:
+        def watch():  # a pidfd becomes readable when its process has ended
+            select.select([grader_fd], [], [])
+            os.kill(kernel, signal.SIGKILL)
+        threading.Thread(target=watch, daemon=True).start()
     while True:
         try:
             pid, status = os.wait()
@@ -600,6 +618,7 @@ def main(argv: list[str] | None = None) -> None:
     mode.add_argument("--threat-model", action="store_true", help="print the threat model")
     mode.add_argument("--level", action="store_true", help="print this machine's isolation level")
     parser.add_argument("--config", help="config.json written by prepare()")
+    parser.add_argument("--grader-fd", type=int, default=-1, help=argparse.SUPPRESS)
     args, extra = parser.parse_known_args(argv)
     if args.threat_model:
         print(THREAT_MODEL)
