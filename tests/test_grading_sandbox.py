@@ -471,7 +471,10 @@ def test_resource_limits_reach_the_kernel(runs):
         assert limits["AS"] == [2048 * mb] * 2 and limits["FSIZE"] == [200 * mb] * 2, (level, limits)
         assert limits["CPU"] == [60, 65] and limits["CORE"] == [0, 0], (level, limits)
         if level == "full":
-            assert limits["NPROC"] == [1024, 1024], limits
+            nproc = max(1024, 64 * (os.cpu_count() or 1))
+            assert limits["NPROC"] == [nproc, nproc], limits
+        environ = probe(run, "net")["environ"]
+        assert environ["OMP_NUM_THREADS"] == environ["OPENBLAS_NUM_THREADS"] == "1", (level, environ)
 
 
 GRADER = """

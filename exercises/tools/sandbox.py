@@ -60,9 +60,9 @@ Every level:
   (Execute.timeout) interrupts a cell that runs too long. A kernel that exits or dies
   (sys.exit, os._exit, a crash) loses the rest of its own notebook, never the grader or the
   next student (nbgrader reports that one submission as failed and grades the others).
-- A cleaned environment: only PATH, locale, time zone, thread counts, the matplotlib backend
-  and jupyter_client's variables reach the kernel; no database URL, token or password from the
-  grader's environment.
+- A cleaned environment: only PATH, locale, time zone, thread counts (one BLAS/OpenMP thread
+  unless the grader sets them), the matplotlib backend and jupyter_client's variables reach
+  the kernel; no database URL, token or password from the grader's environment.
 
 `full` (the grader runs as root, e.g. in CI or a grading container):
 - A new network namespace: no network at all, not even loopback to the grading host: no TCP
@@ -81,8 +81,9 @@ Every level:
   path and emptied when the kernel ends: what it writes there (files, symlinks) never reaches
   the folder into which nbgrader then writes the graded notebook.
 - It runs as user and group nobody (65534) without supplementary groups or capabilities and
-  with no_new_privs (setuid programs give nothing); user nobody may have at most 1024
-  processes and threads.
+  with no_new_privs (setuid programs give nothing); user nobody may have at most
+  max(1024, 64 x cores) processes and threads, all kernels together.
+- When the grader's process ends, even killed outright, the kernel is killed too.
 
 `namespaces` (an ordinary user, `unshare -rmn` allowed):
 - The same network, PID and mount isolation, the private copy of its folder, no capabilities
@@ -102,6 +103,9 @@ What remains at every level:
   cores shared with the grader and the other kernels (and memory bandwidth and disk I/O): a
   kernel can slow the others down, not change their results.
 - Memory limits are per process (address space): each child process gets its own limit.
+  At `namespaces` and `limits` no limit on the number of processes is set: a fork bomb can
+  exhaust the grading user's process quota while its kernel runs (at `namespaces` its
+  processes die with the kernel, at `limits` they do not).
 - Its folder copy and private /tmp are writable with each file bounded but not their total:
   a kernel can fill the disk holding the scratch folder, and use up to 3 x 256 MB of memory
   beyond its limit in its private /tmp, /var/tmp and /dev/shm.
@@ -270,7 +274,10 @@ def cleanup(scratch: Path) -> None:
 # --------------------------------------------------------------------------------------------
 # The kernel's side: limits, namespaces, mounts, privileges
 
-_libc = ctypes.CDLL(None, use_errno=True)
+try:
+    _libc = ctypes.CDLL(None, use_errno=True)
+except OSError:  # not a POSIX system: only prepare(..., level="limits") would make sense there
+    _libc = None
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_NOATIME, MS_NODIRATIME, MS_BIND, MS_REC = 32, 1024, 2048, 4096, 16384
 MS_PRIVATE, MS_RELATIME, MS_STRICTATIME = 1 << 18, 1 << 21, 1 << 24
@@ -405,8 +412,10 @@ def _set_limits(config: dict) -> None:
         resource.setrlimit(which, (value, value))
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))  # SIGXCPU, then SIGKILL
     if config["level"] == "full":
-        # Counted per user: every process and thread of user nobody on the machine.
-        resource.setrlimit(resource.RLIMIT_NPROC, (1024, 1024))
+        # Counted per user: every process and thread of user nobody on the machine, so of all
+        # kernels graded at once (one per core by default, each a dozen threads).
+        nproc = max(1024, 64 * (os.cpu_count() or 1))
+        resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
 
 
 KEPT_ENV = ("PATH", "LANG", "LANGUAGE", "TZ", "MPLBACKEND", "PYTHONHASHSEED", "OMP_NUM_THREADS",
@@ -425,6 +434,11 @@ def _kernel_env(private_home: str | None) -> dict:
                    JUPYTER_RUNTIME_DIR=f"{private_home}/.jupyter-runtime",
                    MPLCONFIGDIR=f"{private_home}/.matplotlib", TMPDIR="/tmp")
     env.setdefault("MPLBACKEND", "Agg")
+    # One BLAS/OpenMP thread unless the grader says otherwise: grading runs one kernel per core
+    # already, and a thread count fixed in advance gives the same floating-point results on
+    # every machine and in every shard.
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
+        env.setdefault(name, "1")
     return env
 
 
