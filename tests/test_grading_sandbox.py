@@ -252,6 +252,9 @@ class Run:
             answer = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "answer")
             answer.source = "answer = 42"
             nb.cells[:0] = [new_code_cell(header)] + [new_code_cell(p) for p in probes]
+            if "other_kernel" in student:  # names a kernel outside the sandbox
+                nb.metadata["kernelspec"] = {"name": "python3-unsandboxed", "display_name": "x",
+                                             "language": "python"}
             folder = course / "submitted" / student / ASSIGNMENT
             folder.mkdir(parents=True)
             nbformat.write(nb, folder / NOTEBOOK)
@@ -322,6 +325,7 @@ def runs(released, tmp_path_factory):
             started["full"] = Run(released, full_base / "full", "full", {
                 "b_probe": [NET_PROBE, HIDDEN_PROBE, IMPORT_PROBE, MEMORY_BOMB, SYS_EXIT, LOOP],
                 "c_os_exit": [OS_EXIT],
+                "e_other_kernel": [NET_PROBE],
                 "d_after": [],
             }, timeout=5)
         if available("namespaces"):
@@ -423,12 +427,14 @@ def test_prepare_writes_a_python3_kernel_spec_and_ipc_flags(tmp_path):
     kernel = json.loads(spec_file.read_text())
     assert kernel["argv"][:2] == [sys.executable, str((EXERCISES / "tools" / "sandbox.py").resolve())]
     assert "{connection_file}" in kernel["argv"]
-    assert "--KernelManager.transport=ipc" in flags
+    assert "--KernelManager.transport=ipc" in flags and "--Execute.kernel_name=python3" in flags
     ip = next(f.split("=", 1)[1] for f in flags if f.startswith("--KernelManager.ip="))
     assert os.path.isabs(ip) and len(ip) < 95
     assert LEVEL in sandbox.LEVELS
     for level in sandbox.LEVELS:
         assert f"`{level}`" in sandbox.THREAT_MODEL
+    with pytest.raises(ValueError):
+        sandbox.prepare(tmp_path, own_root=tmp_path, hidden=[], level="chroot")
 
 
 def test_sockets_of_a_deep_scratch_folder_go_to_a_short_path_and_cleanup_removes_it(tmp_path):
@@ -455,6 +461,10 @@ def test_a_level_stronger_than_the_machine_allows_is_refused(tmp_path):
 
 def test_full_kernel_runs_as_nobody_in_its_own_namespaces(full):
     assert probe(full, "net")["uid"] == sandbox.NOBODY
+    # Also for a submission whose metadata names another kernel.
+    other = probe(full, "net", "e_other_kernel")
+    assert other["uid"] == sandbox.NOBODY and refused(other["tcp_loopback"]), other
+    assert full.scores["e_other_kernel"] == 1
 
 
 def test_nbgrader_flags_reach_the_kernel_manager_ipc_transport(runs):

@@ -258,7 +258,9 @@ def prepare(scratch: Path, *, own_root: Path, hidden: list[Path], memory_mb: int
     if os.environ.get("JUPYTER_PATH"):
         jupyter_path += os.pathsep + os.environ["JUPYTER_PATH"]
     env = {"JUPYTER_PATH": jupyter_path}
-    flags = ["--KernelManager.transport=ipc", f"--KernelManager.ip={ipc / 'kernel'}"]
+    # Every notebook runs in this kernel, whatever kernel its metadata names.
+    flags = ["--KernelManager.transport=ipc", f"--KernelManager.ip={ipc / 'kernel'}",
+             "--Execute.kernel_name=python3"]
     return env, flags
 
 
