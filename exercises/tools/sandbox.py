@@ -8,18 +8,20 @@ argv runs this file as a wrapper around ipykernel:
     python sandbox.py --kernel {connection_file} --config <scratch>/sandbox/config.json
 
 The wrapper sets resource limits, then (when the OS allows it) re-executes itself in new
-network, mount and PID namespaces (`unshare`), hides what the kernel must not see, drops its
-privileges and finally execs `python -m ipykernel_launcher -f <connection file>` with the same
-Python. In a new network namespace there is no loopback to the grader, so the kernel talks to
-nbgrader over unix sockets: `prepare()` also returns the command-line flags that switch
-jupyter_client's KernelManager (the class nbclient instantiates with nbgrader's config) to the
-IPC transport in a socket folder the kernel can write.
+network, mount and PID namespaces (`unshare`), covers what the kernel must not see, and forks:
+a root supervisor stays as PID 1 while the child drops its privileges and execs
+`python -m ipykernel_launcher -f <connection file>` with the same Python. In a new network
+namespace there is no loopback to the grader, so the kernel talks to nbgrader over unix
+sockets: `prepare()` also returns the command-line flags that switch jupyter_client's
+KernelManager (the class nbclient instantiates with nbgrader's config) to the IPC transport in
+a socket folder the kernel can write, and that make every notebook use this kernel.
 
-Usage (by the grading tool):
+Usage (by the grading tool), one scratch folder per concurrently running nbgrader process:
 
     env_add, flags = sandbox.prepare(scratch, own_root=course / "autograded",
-                                     hidden=[course / "gradebook.db", course / "source", ...])
+                                     hidden=[course_root, scratch_gradebook_folder, ...])
     subprocess.run([python, "-m", "nbgrader", "autograde", assignment, *flags], env={**env, **env_add})
+    sandbox.cleanup(scratch)  # then remove scratch
 
 See THREAT_MODEL for what each isolation level protects and what it does not.
 """
