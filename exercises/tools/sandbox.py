@@ -204,9 +204,14 @@ def prepare(scratch: Path, *, own_root: Path, hidden: list[Path], memory_mb: int
             level: str | None = None) -> tuple[dict, list[str]]:
     """Write the sandboxed "python3" kernel spec under `scratch`; return (env to add, nbgrader flags).
 
-    own_root: the folder under which kernels may write (each kernel writes only the notebook's
-    folder, its cwd, which must lie under it). hidden: paths a kernel can neither read nor write.
-    level: None for isolation_level(), or a weaker level (also settable by $RNN_SANDBOX_LEVEL).
+    own_root: the folder under which the notebooks' folders lie (a kernel's cwd must be under
+    it; the kernel writes a private copy of its own folder, sees none of the others). hidden:
+    paths a kernel can neither read nor write (folders, e.g. the whole course folder, or files);
+    the kernel's own folder stays visible inside a hidden folder. level: None for
+    isolation_level(), or a weaker level (also settable by $RNN_SANDBOX_LEVEL).
+
+    Kernels of one nbgrader process run one after another and share its socket folder: give
+    every nbgrader process that runs at the same time its own scratch folder.
     """
     level = _check_level(level or os.environ.get(LEVEL_ENV) or isolation_level())
     base = Path(scratch).resolve() / "sandbox"
