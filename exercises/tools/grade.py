@@ -39,6 +39,11 @@ from tqdm import tqdm
 
 import course
 
+try:  # the kernel sandbox (sandbox.py); grading without it runs notebooks with the grader's rights
+    import sandbox
+except ImportError:
+    sandbox = None
+
 REPO = course.COURSE.parent
 # Strings that learning-management systems add to a submission's file or folder name.
 LMS_NOISE = re.compile(r"assignsubmission_(file|onlinetext)|_?late_?", re.IGNORECASE)
@@ -142,53 +147,70 @@ def checked_notebook(folder, assignment):
     return expected, notes
 
 
-def grade_one(root, student, assignment, template, scratch, timeout, memory_mb):
-    """Grades one submission in a scratch course; returns its result (nothing shared is written)."""
-    started = time.monotonic()
-    work = scratch / "jobs" / f"{student}--{assignment}"
+def autograde(work, root, student, assignment, notebook_bytes, extras, template, timeout, memory_mb):
+    """One `nbgrader autograde` of one submission in a fresh scratch course under `work`;
+    returns (scratch gradebook URL, autograded notebook or None, nbgrader's last error line)."""
+    if work.exists():
+        shutil.rmtree(work)
     course_dir = work / "course"
     target = course_dir / "submitted" / student / assignment
     target.mkdir(parents=True)
     shutil.copy(root / "nbgrader_config.py", course_dir / "nbgrader_config.py")
+    for extra in extras:
+        shutil.copy(extra, target / extra.name)
+    (target / f"{assignment}.ipynb").write_bytes(notebook_bytes)
     db_dir = work / "db"
     db_dir.mkdir()
     shutil.copy(template["db"], db_dir / "gradebook.db")
     db = f"sqlite:///{db_dir / 'gradebook.db'}"
 
-    source_folder = root / "submitted" / student / assignment
-    notebook, notes = checked_notebook(source_folder, assignment)
-    if notebook is None:
-        shutil.copy(template["release"], target / f"{assignment}.ipynb")
-        notes.append("graded as the untouched student version: 0 points")
-    else:
-        for extra in sorted(source_folder.iterdir()):
-            if extra.is_file() and extra.suffix != ".ipynb" and extra.name != "timestamp.txt":
-                shutil.copy(extra, target / extra.name)
-        shutil.copy(notebook, target / f"{assignment}.ipynb")
-        if (source_folder / "timestamp.txt").is_file():
-            shutil.copy(source_folder / "timestamp.txt", target / "timestamp.txt")
-
-    env, flags = course.nbgrader_env(), []
-    env["JUPYTER_CONFIG_DIR"] = str(work / "jupyter_config")
-    env["JUPYTER_RUNTIME_DIR"] = str(work / "runtime")
-    env["IPYTHONDIR"] = str(work / "ipython")
-    try:
-        import sandbox
-    except ImportError:
-        sandbox = None
+    env, flags = course.nbgrader_env({"JUPYTER_CONFIG_DIR": str(work / "jupyter_config"),
+                                      "JUPYTER_RUNTIME_DIR": str(work / "runtime"),
+                                      "IPYTHONDIR": str(work / "ipython")}), []
     if sandbox is not None:
         extra_env, flags = sandbox.prepare(work, own_root=course_dir / "autograded",
                                            hidden=[root, db_dir, REPO / ".git", REPO / "tests", REPO / "_build"],
                                            memory_mb=memory_mb)
         env.update(extra_env)
-    result = course.run_nbgrader(course_dir, db, "autograde", assignment, "--create",
-                                 f"--Execute.timeout={timeout}", *flags, env=env, check=False)
+    try:
+        result = course.run_nbgrader(course_dir, db, "autograde", assignment, "--create",
+                                     f"--Execute.timeout={timeout}", *flags, env=env, check=False)
+    finally:
+        if sandbox is not None:
+            sandbox.cleanup(work)
     graded = course_dir / "autograded" / student / assignment / f"{assignment}.ipynb"
-    if result.returncode != 0 or not graded.is_file():
-        last = (result.stderr.strip().splitlines() or ["no output"])[-1][:300]
-        notes.append(f"nbgrader could not grade it: {last}")
+    if result.returncode == 0 and graded.is_file():
+        return db, graded, None
+    # the exception that stopped nbgrader (e.g. "DeadKernelError: Kernel died") says the most
+    lines = (result.stdout + "\n" + result.stderr).splitlines()
+    reasons = [line.strip() for line in lines if re.match(r"\s*[\w.]+(Error|Exception|Exit)\b.*:", line)]
+    return db, None, (reasons or [line for line in lines if line.strip()] or ["no output"])[-1][:300]
+
+
+def grade_one(root, student, assignment, template, scratch, timeout, memory_mb):
+    """Grades one submission in scratch courses; returns its result (nothing shared is written).
+
+    A submission that cannot be graded as it stands (no notebook, not a notebook, or one that
+    makes nbgrader fail, e.g. by killing its kernel with os._exit) is graded as the untouched
+    student version instead: 0 points, with the reason in the notes."""
+    started = time.monotonic()
+    work = scratch / "jobs" / f"{student}--{assignment}"
+    source_folder = root / "submitted" / student / assignment
+    notebook, notes = checked_notebook(source_folder, assignment)
+    extras = [p for p in sorted(source_folder.iterdir()) if p.is_file() and p.suffix != ".ipynb"
+              and not p.name.endswith(".bak")]
+    graded, error = None, None
+    if notebook is not None:
+        db, graded, error = autograde(work, root, student, assignment, notebook.read_bytes(), extras,
+                                      template, timeout, memory_mb)
+        if graded is None:
+            notes.append(f"nbgrader could not grade it: {error}")
+    if graded is None:
+        db, graded, error = autograde(work, root, student, assignment, template["release"].read_bytes(),
+                                      extras, template, timeout, memory_mb)
+        notes.append("graded as the untouched student version: 0 points")
     return {"student": student, "assignment": assignment, "notes": notes, "work": work,
-            "graded": graded.is_file(), "db": db, "seconds": time.monotonic() - started}
+            "graded": graded is not None, "db": db, "seconds": time.monotonic() - started}
 
 
 # ---------------------------------------------------------------------------------------------

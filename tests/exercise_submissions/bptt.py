@@ -123,3 +123,17 @@ MISTAKES = {
                                  result="    dh0 = dh_prev\n"),
         feedback="changed dhs in place", fails=(SEQ_RETURNS,)),
 }
+
+# Delegation to an autodiff library rather than to rnnlib: the gradients of the step from torch's
+# autograd. The numbers are right, so only the delegation check can take the points away.
+MISTAKES["step_gradients_from_torch_autograd"] = Mistake(
+    "rnn_step_backward", '''\
+def rnn_step_backward(dh, cache):
+    import torch
+    x, h_prev, Wx, Wh, h = (torch.tensor(a, requires_grad=True) for a in cache)
+    # the cache has no b: recover it from h = tanh(x Wx^T + h_prev Wh^T + b)
+    b = (torch.atanh(h) - x @ Wx.T - h_prev @ Wh.T).mean(0).detach().requires_grad_()
+    torch.tanh(x @ Wx.T + h_prev @ Wh.T + b).backward(torch.tensor(dh))
+    return tuple(t.grad.numpy().astype(dh.dtype) for t in (x, h_prev, Wx, Wh, b))
+''',
+    feedback="must compute its result with its own NumPy code")
