@@ -1,7 +1,7 @@
 """Every graded exercise end to end, with the real nbgrader CLI.
 
-For each assignment in exercises/source/, a temporary copy of the course is released, and one
-autograde run grades these submissions, then feedback is generated:
+For each assignment in exercises/source/, temporary copies of the course are released, autograde
+grades these submissions (half in each copy, both at once), then feedback is generated:
 
 - "solution": the source notebook itself, which must get every point;
 - "untouched": the student version as released, which must get 0 points without a crash;
@@ -22,6 +22,7 @@ import re
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
@@ -144,54 +145,73 @@ def submissions(assignment, source):
     return students
 
 
+# The submissions of an assignment are graded in this many course copies at once (nbgrader's
+# autograde runs one notebook at a time; two copies keep both cores busy).
+SHARDS = 2
+
+
+def make_course(folder, assignment):
+    folder.mkdir(parents=True)
+    shutil.copy(EXERCISES / "nbgrader_config.py", folder / "nbgrader_config.py")
+    shutil.copytree(EXERCISES / "source" / assignment, folder / "source" / assignment,
+                    ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+    return folder, f"sqlite:///{folder / 'gradebook.db'}"
+
+
+def grade_shard(course, db_url, assignment, students):
+    """Release, submit `students` (id -> notebook), autograde them in one run, make feedback."""
+    notebook = f"{assignment}.ipynb"
+    run_nbgrader(course, db_url, "generate_assignment", assignment)
+    for student, nb in students.items():
+        folder = course / "submitted" / student / assignment
+        folder.mkdir(parents=True)
+        nbformat.write(nb, folder / notebook)
+    autograde = run_nbgrader(course, db_url, "autograde", assignment, "--create")
+    feedback = run_nbgrader(course, db_url, "generate_feedback", assignment)
+    scores = {}
+    with Gradebook(db_url, course_id(course)) as gb:
+        for student in students:
+            submission = gb.find_submission(assignment, student)
+            graded = gb.find_submission_notebook(assignment, assignment, student)
+            scores[student] = (submission.score, submission.max_score,
+                               {grade.cell.name: grade.score for grade in graded.grades})
+    return scores, autograde.stdout + autograde.stderr + feedback.stdout + feedback.stderr
+
+
 @functools.cache
 def pipeline(assignment, base):
-    """Release, submit, autograde (one run for all students) and generate feedback, once per assignment."""
-    course = base / assignment / "course"
-    course.mkdir(parents=True)
-    shutil.copy(EXERCISES / "nbgrader_config.py", course / "nbgrader_config.py")
-    shutil.copytree(EXERCISES / "source" / assignment, course / "source" / assignment,
-                    ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
-    db_url = f"sqlite:///{course / 'gradebook.db'}"
+    """Release, submit, autograde and generate feedback, once per assignment, in SHARDS course
+    copies that each grade every SHARDS-th submission in one autograde run."""
     notebook = f"{assignment}.ipynb"
-
+    # the student version, made the way every shard makes it
+    course, db_url = make_course(base / assignment / "release_course", assignment)
     run_nbgrader(course, db_url, "generate_assignment", assignment)
     source_path = course / "source" / assignment / notebook
     release_path = course / "release" / assignment / notebook
     assert release_path.is_file(), "generate_assignment wrote no student version"
     source = nbformat.read(source_path, as_version=4)
 
-    students = submissions(assignment, source)
-    for student, (function, code) in [*students.items(), ("untouched", (None, None))]:
-        folder = course / "submitted" / student / assignment
-        folder.mkdir(parents=True)
-        if student == "untouched":
-            shutil.copy(release_path, folder / notebook)
-            continue
+    students = {"untouched": nbformat.read(release_path, as_version=4)}
+    for student, (function, code) in submissions(assignment, source).items():
         nb = nbformat.read(source_path, as_version=4)
         if function is not None:
             cell = graded_functions(nb).get(function)
             assert cell is not None, f"{student}: no solution cell with grade_id {function!r}"
             cell.source = code
-        nbformat.write(nb, folder / notebook)
-
-    autograde = run_nbgrader(course, db_url, "autograde", assignment, "--create")
-    feedback = run_nbgrader(course, db_url, "generate_feedback", assignment)
-    with Gradebook(db_url, course_id(course)) as gb:
-        scores = {}
-        for student in [*students, "untouched"]:
-            submission = gb.find_submission(assignment, student)
-            graded = gb.find_submission_notebook(assignment, assignment, student)
-            scores[student] = (submission.score, submission.max_score,
-                               {grade.cell.name: grade.score for grade in graded.grades})
+        students[student] = nb
+    names = list(students)
+    shards = [(*make_course(base / assignment / f"course_{k}", assignment),
+               {name: students[name] for name in names[k::SHARDS]}) for k in range(SHARDS)]
+    with ThreadPoolExecutor(SHARDS) as pool:
+        results = list(pool.map(lambda shard: grade_shard(shard[0], shard[1], assignment, shard[2]), shards))
     return {
         "assignment": assignment,
-        "course": course,
+        "course_of": {name: shard[0] for shard in shards for name in shard[2]},
         "source": source,
         "release": nbformat.read(release_path, as_version=4),
         "release_text": release_path.read_text(encoding="utf-8"),
-        "scores": scores,
-        "log": autograde.stdout + autograde.stderr + feedback.stdout + feedback.stderr,
+        "scores": {name: score for scores, _ in results for name, score in scores.items()},
+        "log": "".join(log for _, log in results),
     }
 
 
@@ -202,13 +222,13 @@ def graded(tmp_path_factory):
 
 
 def autograded(result, student):
-    path = result["course"] / "autograded" / student / result["assignment"] / f"{result['assignment']}.ipynb"
+    path = result["course_of"][student] / "autograded" / student / result["assignment"] / f"{result['assignment']}.ipynb"
     assert path.is_file(), f"no autograded notebook for {student}\n{result['log']}"
     return nbformat.read(path, as_version=4)
 
 
 def feedback_page(result, student):
-    path = result["course"] / "feedback" / student / result["assignment"] / f"{result['assignment']}.html"
+    path = result["course_of"][student] / "feedback" / student / result["assignment"] / f"{result['assignment']}.html"
     assert path.is_file(), f"no feedback for {student}\n{result['log']}"
     return html_text(path)
 
@@ -398,7 +418,7 @@ def test_feedback_shows_no_hidden_test(graded, assignment):
         for marker in (HIDDEN_BEGIN, "rnnlib.grading", "_reference_"):
             assert marker not in text, f"{student}: the feedback shows the hidden tests ({marker!r})"
         # a line of the learner's own code may happen to equal one of the hidden tests' lines
-        submitted = nbformat.read(result["course"] / "submitted" / student / assignment / f"{assignment}.ipynb",
+        submitted = nbformat.read(result["course_of"][student] / "submitted" / student / assignment / f"{assignment}.ipynb",
                                   as_version=4)
         own = code_lines(line for cell in submitted.cells for line in cell.source.splitlines())
         shown = (hidden - own) & code_lines(text.splitlines())
