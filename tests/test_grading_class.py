@@ -4,7 +4,8 @@ One class of careless and hostile submissions of two assignments (rnn_forward, g
 once through `grade.grade()` in a temporary copy of the course, with a gradebook that already
 holds another student's grades and a manual grade; a second, small class is graded through the
 real command line (`python exercises/tools/grade.py --course ...`) twice, sharded then serially,
-without any hostile member, and compared with the same students in the hostile class. Each case checks the points, the reason in the notes
+without any hostile member, and compared with the same students in the hostile class. Each case
+checks the points, the reason in the notes
 (grading_notes.json and report.html) and that nothing outside the submission was touched.
 """
 import io
@@ -139,6 +140,24 @@ def hostile(course_dir):
                            "    H = h_prev.shape[1]\n    h = np.zeros((x.shape[0], H), dtype=x.dtype)\n"
                            "    return h, (x, h_prev, Wx, Wh, h, h, h, h)\n")
     put("tamper_grading", "gru", gru_tamper)
+    # written against the guard itself (public, in grade.py): the nonce is in the kernel's input
+    # history, so it can replace the guard's calls by ones that print "nothing changed"
+    attack = source_nb(rf)
+    for cell in attack.cells:
+        if meta(cell).get("grade_id") == "rnn_step_forward":
+            cell.source = ZEROS_STEP + (
+                "import json, re\n"
+                "_nonce = re.search(r'RNN-GRADING-GUARD (\\w+)', '\\n'.join(In)).group(1)\n"
+                "def _fake(step):\n"
+                "    def report(cell, names=()):\n"
+                "        print(f'RNN-GRADING-GUARD {_nonce} ' + json.dumps({'step': step, 'cell': cell, 'changed': []}))\n"
+                "    return report\n"
+                "_rnn_grading_guard_before, _rnn_grading_guard_after = _fake('before'), _fake('after')\n"
+                "_rnn_grading_guard_keep = _fake('keep')\n"
+                "np.allclose = lambda *a, **k: True\nnp.array_equal = lambda *a, **k: True\n")
+        if meta(cell).get("grade_id") == "rnn_forward":
+            cell.source = ZEROS_SEQ
+    put("attacks_the_guard", rf, attack)
     fake = source_nb(rf)
     for cell in fake.cells:
         if meta(cell).get("grade_id") == "rnn_step_forward":
@@ -262,6 +281,11 @@ def cell_scores(graded, student, assignment="rnn_forward"):
     return {c: auto for (s, a, c), (auto, _) in graded["scores"].items() if s == student and a == assignment}
 
 
+def error_names(graded, student, assignment="rnn_forward"):
+    nb = nbformat.read(graded["course"] / "autograded" / student / assignment / f"{assignment}.ipynb", 4)
+    return [o.ename for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+
+
 def test_solution_and_mistake_are_graded_as_usual(graded):
     assert total(graded, "solution") == MAX["rnn_forward"]
     assert total(graded, "Jane_Doe_123") == 5
@@ -326,6 +350,7 @@ def test_enormous_output_is_truncated(graded):
 def test_sys_exit_is_an_error_in_its_cell(graded):
     # IPython turns SystemExit into an error in that cell; the kernel lives, the tests run
     assert total(graded, "sys_exit") == MAX["rnn_forward"]
+    assert "SystemExit" in error_names(graded, "sys_exit")
 
 
 def test_os_exit_kills_only_its_own_kernel(graded):
@@ -336,8 +361,9 @@ def test_os_exit_kills_only_its_own_kernel(graded):
 
 def test_memory_bomb_hits_the_memory_limit(graded):
     # MemoryError in the bomb's cell (or a dead kernel): either way graded, with a reason when 0
-    t = total(graded, "memory_bomb")
-    assert t == MAX["rnn_forward"] or "nbgrader could not grade it" in note(graded, "memory_bomb")
+    # with a 1.5 GB limit the bomb gets MemoryError in its own cell; the tests run after it
+    assert total(graded, "memory_bomb") == MAX["rnn_forward"]
+    assert "MemoryError" in error_names(graded, "memory_bomb")
 
 
 def sandboxed():
@@ -377,6 +403,18 @@ def test_replacing_rnnlib_grading_gets_no_points(graded):
     cells = cell_scores(graded, "tamper_grading", "gru")
     assert all(cells[c] == 0 for c in cells if c.startswith("test_gru_step_forward")), cells
     assert "rnnlib.grading.check_outputs" in note(graded, "tamper_grading", "gru")
+
+
+def test_HOLE_code_written_against_the_guard_still_defeats_it(graded):
+    """A known hole, stated in sandbox.py's THREAT_MODEL: the guard runs in the kernel it checks.
+    This submission (zeros, np.allclose replaced, the guard's own calls replaced by fakes that
+    know its nonce from the input history) gets 9 of 10 today (only test_rnn_step_forward_terms,
+    which does not rely on np.allclose alone, fails), where its zeros deserve 0. If this test
+    fails because it scores less, the hole is closed: turn the assertion round."""
+    cells = cell_scores(graded, "attacks_the_guard")
+    assert total(graded, "attacks_the_guard") == 9 and cells["test_rnn_step_forward_terms"] == 0
+    assert not note(graded, "attacks_the_guard")
+    assert "code written against the guard itself" in grade.sandbox.THREAT_MODEL
 
 
 def test_printing_all_tests_passed_gives_nothing(graded):

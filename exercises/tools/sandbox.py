@@ -118,6 +118,14 @@ What remains at every level:
   signed Jupyter messages there).
 - The notebook's outputs are the kernel's to write: it can print a fake "all tests passed";
   grades come from the test cells nbgrader puts back, not from printed text.
+- The submission's code and the tests that judge it share one Python process. grade.py's guard
+  cells put back, before every test cell, whatever the submission replaced of numpy, rnnlib,
+  builtins, sys.stdout/stderr, IPython's hooks and the functions and imports of the locked
+  cells (np.allclose, rnnlib.grading.check_outputs, ramp, the hidden _hidden_* helpers), and a
+  test during which such a replacement happens (e.g. inside the learner's function) scores 0.
+  They cannot see changes to objects they do not record (instance state, C-level patches via
+  ctypes), and code written against the guard itself (it is public) can defeat it: only
+  running the tests in a process of their own would close that.
 - Kernel (operating system) vulnerabilities that escape namespaces are outside this model;
   against hostile code at scale, grade in a VM.
 """
