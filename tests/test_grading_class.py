@@ -55,10 +55,6 @@ def with_cell(assignment, grade_id, code, where="replace"):
     raise KeyError(grade_id)
 
 
-def release_nb(course_dir, assignment):
-    return nbformat.read(course_dir / "release" / assignment / f"{assignment}.ipynb", as_version=4)
-
-
 # Files a submission tries to write: in the repository's course (its gradebook's folder, the
 # instructor's source), rnnlib, the repository's root, and the system's /tmp (the kernel's own).
 WRITE_TARGETS = (ROOT / "exercises" / "pwned-by-a-test.txt", ROOT / "exercises" / "source" / "rnn_forward" / "pwned.txt",
