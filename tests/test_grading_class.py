@@ -295,6 +295,7 @@ def test_infinite_loop_is_stopped_by_the_cell_timeout(graded):
     nb = nbformat.read(autograded, as_version=4)
     loop = next(c for c in nb.cells if c.source.startswith("while True"))
     assert "CellTimeoutError" in [o.ename for o in loop.outputs if o.output_type == "error"], loop.outputs
+    assert "CellTimeoutError in a cell it added" in note(graded, "infinite_loop")
     seconds = next(r["seconds"] for r in graded["results"] if r["student"] == "infinite_loop")
     assert seconds >= TIMEOUT
 
@@ -304,6 +305,7 @@ def test_exception_at_import_time_costs_only_what_it_breaks(graded):
     # and the sequence tests (which need the step) fail; nothing crashes
     assert total(graded, "import_error") == 0
     assert "nbgrader could not grade" not in note(graded, "import_error")
+    assert "ModuleNotFoundError in rnn_step_forward" in note(graded, "import_error")
 
 
 def test_deleted_and_reordered_cells(graded):
@@ -347,6 +349,7 @@ def test_sys_exit_is_an_error_in_its_cell(graded):
     # IPython turns SystemExit into an error in that cell; the kernel lives, the tests run
     assert total(graded, "sys_exit") == MAX["rnn_forward"]
     assert "SystemExit" in error_names(graded, "sys_exit")
+    assert "SystemExit in a cell it added" in note(graded, "sys_exit")
 
 
 def test_os_exit_kills_only_its_own_kernel(graded):
@@ -360,6 +363,7 @@ def test_memory_bomb_hits_the_memory_limit(graded):
     # with a 1.5 GB limit the bomb gets MemoryError in its own cell; the tests run after it
     assert total(graded, "memory_bomb") == MAX["rnn_forward"]
     assert "MemoryError" in error_names(graded, "memory_bomb")
+    assert "MemoryError in a cell it added" in note(graded, "memory_bomb")
 
 
 def sandboxed():

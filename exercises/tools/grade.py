@@ -455,6 +455,21 @@ def penalise(nb, findings):
 
 
 
+def own_errors(nb):
+    """Notes of the errors raised by the submission's own cells (not test cells): an endless loop
+    stopped by the timeout, sys.exit, MemoryError, a failing import..."""
+    notes = []
+    for cell in nb.cells:
+        if cell.cell_type != "code" or _nbgrader_meta(cell).get("grade"):
+            continue
+        names = [o.get("ename", "") for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+        if names:
+            where = _nbgrader_meta(cell).get("grade_id") or "a cell it added"
+            first = cell.source.strip().splitlines()[0][:60] if cell.source.strip() else ""
+            notes.append(f"{' then '.join(dict.fromkeys(names))} in {where} ({first!r})")
+    return notes
+
+
 def limit_outputs(nb):
     """Truncates huge outputs before they are recorded; returns a note or None."""
     total, cut = 0, False
@@ -501,7 +516,7 @@ try:
 
         def preprocess(self, nb, resources):
             nb, findings = guard_findings(nb, self.nonce)
-            notes = penalise(nb, findings)
+            notes = penalise(nb, findings) + own_errors(nb)
             big = limit_outputs(nb)
             if big:
                 notes.append(big)
