@@ -314,6 +314,8 @@ def test_deleted_and_reordered_cells(graded):
     assert set(cells) == set(cell_scores(graded, "solution"))
     assert cells["test_rnn_step_forward_terms"] == 1 and cells["test_rnn_forward_h0_none"] == 1
     assert total(graded, "deleted_reordered") == MAX["rnn_forward"]
+    assert ("deleted test cells put back by nbgrader: test_rnn_forward_h0_none, test_rnn_step_forward_terms"
+            in note(graded, "deleted_reordered"))
 
 
 def test_edited_locked_test_cell_is_restored(graded):
@@ -322,6 +324,8 @@ def test_edited_locked_test_cell_is_restored(graded):
     assert all(cells[c] == 0 for c in cells if c.startswith("test_rnn_step_forward"))
     nb = nbformat.read(graded["course"] / "autograded" / "edited_test_cell" / "rnn_forward" / "rnn_forward.ipynb", 4)
     assert not any(c.source.startswith("pass  # no tests here") for c in nb.cells)
+    assert ("edited locked cells, restored by nbgrader: test_rnn_step_forward_returns, "
+            "test_rnn_step_forward_terms, test_rnn_step_forward_values") in note(graded, "edited_test_cell")
 
 
 def test_notebook_that_is_not_json(graded):

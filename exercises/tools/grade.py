@@ -190,11 +190,28 @@ def autograde(work, root, student, assignment, notebook_bytes, extras, template,
     if result.returncode == 0 and graded.is_file():
         if not guard_report.is_file():
             return db, None, "the grading guard did not report"
-        return db, graded, guard_notes
+        log = result.stdout + "\n" + result.stderr
+        restored = sorted(set(re.findall(r"Missing grade cell (\S+) encountered", log)))
+        sanitized = [f"deleted test cells put back by nbgrader: {', '.join(restored)}"] if restored else []
+        return db, graded, sanitized + guard_notes
     # the exception that stopped nbgrader (e.g. "DeadKernelError: Kernel died") says the most
     lines = (result.stdout + "\n" + result.stderr).splitlines()
     reasons = [line.strip() for line in lines if re.match(r"\s*[\w.]+(Error|Exception|Exit)\b.*:", line)]
     return db, None, (reasons or [line for line in lines if line.strip()] or ["no output"])[-1][:300]
+
+
+def edited_locked_cells(notebook, versions):
+    """grade_ids of the locked cells whose source is in none of the versions (source, release)."""
+    def meta(cell):
+        return cell.get("metadata", {}).get("nbgrader", {})
+    known = {}
+    for path in versions:
+        for cell in nbformat.read(path, as_version=4).cells:
+            if (meta(cell).get("locked") or meta(cell).get("grade")) and not meta(cell).get("solution"):
+                known.setdefault(meta(cell).get("grade_id"), set()).add(cell.source.strip())
+    cells = nbformat.read(notebook, as_version=4).cells
+    return sorted({meta(c)["grade_id"] for c in cells
+                   if meta(c).get("grade_id") in known and c.source.strip() not in known[meta(c)["grade_id"]]})
 
 
 UNTOUCHED = "untouched-student-version"  # the student id under which the fallback is graded
@@ -214,6 +231,10 @@ def grade_one(root, student, assignment, template, scratch, timeout, memory_mb):
               and not p.name.endswith(".bak")]
     graded, error = None, None
     if notebook is not None:
+        edited = edited_locked_cells(notebook, [root / "source" / assignment / f"{assignment}.ipynb",
+                                                template["release"]])
+        if edited:
+            notes.append(f"edited locked cells, restored by nbgrader: {', '.join(edited)}")
         db, graded, error = autograde(work, root, student, assignment, notebook.read_bytes(), extras,
                                       template, timeout, memory_mb)
         if graded is None:
