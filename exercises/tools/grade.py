@@ -41,11 +41,7 @@ from tqdm import tqdm
 
 import course
 import guard
-
-try:  # the kernel sandbox (sandbox.py); grading without it runs notebooks with the grader's rights
-    import sandbox
-except ImportError:
-    sandbox = None
+import sandbox
 
 REPO = course.COURSE.parent
 # Strings that learning-management systems add to a submission's file or folder name.
@@ -171,21 +167,19 @@ def autograde(work, root, student, assignment, notebook_bytes, extras, template,
     shutil.copy(template["db"], db_dir / "gradebook.db")
     db = f"sqlite:///{db_dir / 'gradebook.db'}"
 
-    env, flags = course.nbgrader_env({"JUPYTER_CONFIG_DIR": str(work / "jupyter_config"),
-                                      "JUPYTER_RUNTIME_DIR": str(work / "runtime"),
-                                      "IPYTHONDIR": str(work / "ipython")}), []
-    if sandbox is not None:
-        extra_env, flags = sandbox.prepare(work, own_root=course_dir / "autograded",
-                                           hidden=[root, course.COURSE, db_dir, REPO / ".git", REPO / "tests",
-                                                   REPO / "_build"],
-                                           memory_mb=memory_mb)
-        env.update(extra_env)
+    env = course.nbgrader_env({"JUPYTER_CONFIG_DIR": str(work / "jupyter_config"),
+                               "JUPYTER_RUNTIME_DIR": str(work / "runtime"),
+                               "IPYTHONDIR": str(work / "ipython")})
+    extra_env, flags = sandbox.prepare(work, own_root=course_dir / "autograded",
+                                       hidden=[root, course.COURSE, db_dir, REPO / ".git", REPO / "tests",
+                                               REPO / "_build"],
+                                       memory_mb=memory_mb)
+    env.update(extra_env)
     try:
         result = course.run_nbgrader(course_dir, db, "autograde", assignment, "--create",
                                      f"--Execute.timeout={timeout}", *flags, env=env, check=False)
     finally:
-        if sandbox is not None:
-            sandbox.cleanup(work)
+        sandbox.cleanup(work)
     graded = course_dir / "autograded" / student / assignment / f"{assignment}.ipynb"
     guard_notes = json.loads(guard_report.read_text(encoding="utf-8")) if guard_report.is_file() else []
     if result.returncode == 0 and graded.is_file():
