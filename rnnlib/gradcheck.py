@@ -1,8 +1,8 @@
-"""Centred-difference gradient checks.
+"""Centred-difference gradient checks. The estimate::
 
     df/dx_i ~ (f(x + eps e_i) - f(x - eps e_i)) / (2 eps)
 
-has error O(eps^2) from truncation plus about (machine eps * |f|) / eps from round-off; in
+has error O(eps^2) from truncation plus about (machine eps * abs(f)) / eps from round-off; in
 float64 with eps = 1e-6 both are near 1e-10, so a correct backward shows a relative error
 around 1e-9 to 1e-11 and a wrong one shows 1e-2 or worse. Checks need float64: in float32
 round-off alone is about 1e-2 at this eps.

@@ -70,10 +70,12 @@ def call_own_code(function, *args, graded_elsewhere=(), given=(), **kwargs):
 
     Raises AssertionError naming the foreign code when the call reaches rnnlib, torch, autograd,
     jax or tensorflow, except through
+
     - ``graded_elsewhere``: the learner's other graded functions, which answer for their own calls
       (an ``rnn_forward`` that loops over the learner's ``rnn_step_forward`` is not blamed for what
       that step calls);
     - ``given``: functions the exercise hands out (say rnnlib's ``softmax``), which may be called.
+
     A call is profiled in this thread only; see the threat model in the grading guide.
     """
     excused = {f.__code__ for f in graded_elsewhere}

@@ -2,6 +2,7 @@
 
     i = sigmoid(a_i)   f = sigmoid(a_f)   g = tanh(a_g)   o = sigmoid(a_o)
     c_t = f * c_{t-1} + i * g          h_t = o * tanh(c_t)
+
 where a = x_t Wx^T + h_{t-1} Wh^T + b is one fused (N, 4H) product: Wx (4H, D), Wh (4H, H), b (4H,).
 """
 import numpy as np
