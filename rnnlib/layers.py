@@ -35,6 +35,7 @@ def temporal_affine_backward(dy, cache):
 
 
 def softmax(logits, axis=-1):
+    """Probabilities exp(logits) / sum(exp(logits)) along ``axis``, computed without overflow."""
     shifted = logits - logits.max(axis=axis, keepdims=True)  # exp never overflows
     e = np.exp(shifted)
     return e / e.sum(axis=axis, keepdims=True)

@@ -169,3 +169,24 @@ def test_exercise_page_and_download_hold_no_solution_code(html_dir, assignment):
     for path in paths:
         shown = secret & visible_lines(path, path.read_text(encoding="utf-8"))
         assert not shown, f"{path.relative_to(html_dir)} shows code of the solution or hidden tests: {shown}"
+
+
+@pytest.mark.parametrize("chapter", notebook_chapters())
+def test_every_chapter_offers_its_notebook_for_download(html_dir, chapter):
+    page = read(html_dir / f"{chapter}.html")
+    name = Path(chapter).name
+    assert f'href="../_sources/{chapter}.ipynb"' in page, f"{chapter}: no download button"
+    download = html_dir / "_sources" / f"{chapter}.ipynb"
+    assert download.read_bytes() == (ROOT / f"{chapter}.ipynb").read_bytes(), name
+
+
+def test_api_reference_documents_every_public_name_of_rnnlib(html_dir):
+    import rnnlib
+
+    page = read(html_dir / "book" / "api.html")
+    # autodoc gives each documented object an anchor with its full name, e.g. rnnlib.lstm.LSTM.
+    anchors = set(re.findall(r'id="(rnnlib\.[\w.]+)"', page))
+    documented = {anchor.rsplit(".", 1)[-1] for anchor in anchors}
+    assert set(rnnlib.__all__) <= documented, sorted(set(rnnlib.__all__) - documented)
+    # The text is the docstring itself, not a copy that could drift.
+    assert html.escape(rnnlib.lstm_forward.__doc__.split("\n")[0], quote=False) in page
