@@ -28,6 +28,7 @@ def build_small_book(folder, code, repository_url=""):
         "format: jb-book\nroot: book/intro\nparts:\n  - caption: Chapters\n    numbered: true\n"
         "    chapters:\n      - file: book/probe\n")
     shutil.copytree(ROOT / "book" / "_ext", folder / "book" / "_ext")
+    shutil.copy(ROOT / "book" / "references.bib", folder / "book")
     (folder / "book" / "intro.md").write_text("# A small book\n\nSee {doc}`probe`.\n")
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Probe\n\nText."),
                                                nbformat.v4.new_code_cell(code)])
