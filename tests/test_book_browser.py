@@ -19,13 +19,17 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SITE = ROOT / "_build" / "html"
 SCREENSHOTS = ROOT / "_build" / "screenshots"
-# Pages with math, figures, notebook outputs, generated tables and the API reference.
+# Pages with math, figures, notebook outputs, citations, generated tables and the reference part.
 PAGES = [
     "index.html",
+    "book/01_recurrent_neuron.html",
     "book/02_bptt.html",
     "book/04_vanishing_exploding.html",
     "book/05_lstm.html",
     "book/exercises/lstm.html",
+    "book/notation.html",
+    "book/glossary.html",
+    "book/references.html",
     "book/api.html",
 ]
 
