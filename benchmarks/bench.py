@@ -1,6 +1,6 @@
 """Everything `make bench` measures, each section printed with the command that produced it.
 
-    OPENBLAS_NUM_THREADS=1 python benchmarks/bench.py            # about 25 minutes on 2 cores
+    OPENBLAS_NUM_THREADS=1 python benchmarks/bench.py            # about 20 minutes on 2 cores
     OPENBLAS_NUM_THREADS=1 python benchmarks/bench.py --full     # + `make test` time, ~20 min more
     python benchmarks/bench.py --only speed charlm               # some sections only
 

@@ -2,6 +2,8 @@
 
     OPENBLAS_NUM_THREADS=1 python benchmarks/rnn_speed.py            # the table (a few minutes)
     OPENBLAS_NUM_THREADS=1 python benchmarks/rnn_speed.py --quick    # fewer blocks, for a look
+    mkdir /tmp/old && git archive <commit> rnnlib | tar -x -C /tmp/old
+    OPENBLAS_NUM_THREADS=1 python benchmarks/rnn_speed.py --baseline /tmp/old   # + before/after
 
 One call is one forward and one backward over a whole batch of sequences: rnnlib's
 ``*_forward`` then ``*_backward`` (dx, the initial states' and all weight gradients), and
@@ -22,6 +24,7 @@ Also printed: the memory held by each forward cache against the N*T*G*H floats t
 needs at the least (G = 1, 4, 3 gate blocks).
 """
 import argparse
+import importlib.util
 import os
 import platform
 import statistics
@@ -50,9 +53,24 @@ TORCH_DEFAULT_THREADS = torch.get_num_threads()
 ROW_FORMATS = ("s", "s", "s", ".1f", ".1f", ".1f", ".2f", ".2f")
 
 
-def make_case(cell, N, T, H, dtype, seed=0):
-    """Inputs for rnnlib and the torch module with the same numbers."""
+def load_baseline(checkout):
+    """The rnnlib package of another checkout, imported as ``rnnlib_baseline``."""
+    init = Path(checkout) / "rnnlib" / "__init__.py"
+    spec = importlib.util.spec_from_file_location("rnnlib_baseline", init,
+                                                  submodule_search_locations=[str(init.parent)])
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["rnnlib_baseline"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def make_case(cell, N, T, H, dtype, seed=0, library=None):
+    """Inputs for rnnlib and the torch module with the same numbers; ``library`` replaces rnnlib
+    (a baseline checkout's package) for the rnnlib side."""
     forward, backward, torch_class, G, n_states = CELLS[cell]
+    if library is not None:
+        forward = getattr(library, f"{cell}_forward")
+        backward = getattr(library, f"{cell}_backward")
     rng = np.random.default_rng(seed)
     D = H
     bound = 1 / np.sqrt(H)
@@ -98,14 +116,18 @@ def time_block(fn, calls, warmup, pause, threads=None):
     return times
 
 
-def measure(cell, N, T, H, dtype, blocks, calls, warmup, pause):
-    """Median milliseconds per call of rnnlib, torch at 1 thread and at its default threads."""
+def measure(cell, N, T, H, dtype, blocks, calls, warmup, pause, baseline=None):
+    """Median milliseconds per call of rnnlib, torch at 1 thread and at its default threads (and
+    of the baseline's rnnlib, if given), from alternating blocks."""
     run_rnnlib, run_torch, _ = make_case(cell, N, T, H, dtype)
-    times = {"rnnlib": [], "torch1": [], "torchN": []}
+    runs = {"rnnlib": (run_rnnlib, None), "torch1": (run_torch, 1),
+            "torchN": (run_torch, TORCH_DEFAULT_THREADS)}
+    if baseline is not None:
+        runs["baseline"] = (make_case(cell, N, T, H, dtype, library=baseline)[0], None)
+    times = {name: [] for name in runs}
     for _ in range(blocks):
-        times["rnnlib"] += time_block(run_rnnlib, calls, warmup, pause)
-        times["torch1"] += time_block(run_torch, calls, warmup, pause, threads=1)
-        times["torchN"] += time_block(run_torch, calls, warmup, pause, threads=TORCH_DEFAULT_THREADS)
+        for name, (fn, threads) in runs.items():
+            times[name] += time_block(fn, calls, warmup, pause, threads)
     torch.set_num_threads(TORCH_DEFAULT_THREADS)
     return {k: 1000 * statistics.median(v) for k, v in times.items()}
 
@@ -174,22 +196,31 @@ def main(argv=None):
     parser.add_argument("--pause", type=float, default=1.0, help="idle seconds before a block")
     parser.add_argument("--quick", action="store_true", help="2 blocks of 3 calls, 0.5 s pauses")
     parser.add_argument("--cells", nargs="+", default=list(CELLS), choices=list(CELLS))
+    parser.add_argument("--baseline", metavar="CHECKOUT",
+                        help="also time the rnnlib of this checkout (e.g. the commit before)")
     args = parser.parse_args(argv)
+    baseline = load_baseline(args.baseline) if args.baseline else None
     if args.quick:
         args.blocks, args.calls, args.pause = 2, 3, 0.5
     print("\n".join(machine()))
     print(f"{args.blocks} alternating blocks x {args.calls} timed calls, each block after "
           f"{args.pause:g} s idle and {args.warmup} warm-up calls; medians")
     print()
-    rows = []
+    rows, before = [], []
     for cell in args.cells:
         for N, T, H in SIZES:
             for dtype in DTYPES:
-                ms = measure(cell, N, T, H, dtype, args.blocks, args.calls, args.warmup, args.pause)
+                ms = measure(cell, N, T, H, dtype, args.blocks, args.calls, args.warmup,
+                             args.pause, baseline)
                 best = min(ms["torch1"], ms["torchN"])
                 rows.append((cell, f"({N}, {T}, {H})", np.dtype(dtype).name, ms["rnnlib"],
                              ms["torch1"], ms["torchN"], ms["rnnlib"] / ms["torch1"],
                              ms["rnnlib"] / best))
+                if baseline is not None:
+                    before.append(rows[-1][:3] + (ms["baseline"], ms["rnnlib"],
+                                                  ms["baseline"] / ms["rnnlib"],
+                                                  ms["baseline"] / ms["torch1"],
+                                                  ms["rnnlib"] / ms["torch1"]))
                 print("  " + "  ".join(format(v, f) for v, f in zip(rows[-1], ROW_FORMATS)),
                       file=sys.stderr, flush=True)
     print("Forward + backward, median ms per call at (N, T, D = H); ratios rnnlib / torch")
@@ -197,6 +228,13 @@ def main(argv=None):
     print_table(("cell", "(N, T, H)", "dtype", "rnnlib ms", "torch 1 thread ms",
                  f"torch {TORCH_DEFAULT_THREADS} threads ms", "ratio to torch 1 thread",
                  "ratio to faster torch"), rows, ROW_FORMATS)
+    if baseline is not None:
+        print()
+        print(f"Before ({args.baseline}) and after, the same blocks; ratios to torch at 1 thread")
+        print()
+        print_table(("cell", "(N, T, H)", "dtype", "before ms", "after ms", "speed-up",
+                     "ratio before", "ratio after"), before,
+                    ("s", "s", "s", ".1f", ".1f", ".2f", ".2f", ".2f"))
     print()
     print("Forward cache: MiB held besides the inputs x, Wx, Wh it references; peak MiB "
           "allocated by the forward; the N*T*G*H floats backward needs at the least")
