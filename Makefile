@@ -10,7 +10,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 # it saves, and on a busy machine it stalls every product; one thread is faster and steadier.
 export OPENBLAS_NUM_THREADS ?= 1
 
-.PHONY: help venv book test lab release grade clean
+.PHONY: help venv book test lab release grade clean bench
 
 help:
 	@echo "make book   build the HTML book into _build/html (executes every notebook, cached)"
@@ -18,6 +18,7 @@ help:
 	@echo "make lab    open JupyterLab in work/ with rnnlib and nbgrader's Validate button (for exercises)"
 	@echo "make release  student versions of every assignment into exercises/release/, one zip each"
 	@echo "make grade    grade exercises/submitted/ (and LMS=folder-or-zip), gradebook, feedback, grades.csv, report"
+	@echo "make bench  speed vs torch, cache memory, charlm chars/s, grading, book builds (~20 min); BENCH_FULL=1 adds make test time (~20 min)"
 	@echo "make clean  remove the build, caches, release/ and reports; keeps .venv and all grading data"
 
 $(STAMP): requirements.txt pyproject.toml
@@ -53,6 +54,10 @@ release: $(STAMP)
 
 grade: $(STAMP)
 	$(BIN)/python exercises/tools/grade.py $(if $(LMS),--lms "$(LMS)") $(if $(WORKERS),--workers $(WORKERS))
+
+# benchmarks/bench.py prints every measurement with its command; benchmarks/RESULTS.md records them.
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench.py $(if $(BENCH_FULL),--full) $(if $(BENCH_STUDENTS),--students $(BENCH_STUDENTS))
 
 # Submissions, autograded notebooks, feedback and the gradebook are the class's record: never cleaned.
 clean:

@@ -11,7 +11,7 @@ import numpy as np
 
 from .base import RecurrentLayer
 from .checks import ShapeChecker, zeros_if_none
-from .lstm import sigmoid
+from .lstm import sigmoid, sigmoid_into, tanh_into
 
 
 def _step(ax, h_prev, Wh, bh):
@@ -25,14 +25,14 @@ def _step(ax, h_prev, Wh, bh):
     return h, r, z, n, ah[:, 2 * H:]
 
 
-def _step_backward(dh, h_prev, r, z, n, ahn):
+def _step_backward(dh, h_prev, r, z, n, ahn, out=(None, None)):
     """Gradients of the input projection dax (N, 3H), the recurrent one dah (N, 3H), and the
-    direct part of dh_prev (through z * h_prev)."""
+    direct part of dh_prev (through z * h_prev). ``out``: optional arrays for dax and dah."""
     dn_pre = dh * (1 - z) * (1 - n * n)
     dz_pre = dh * (h_prev - n) * z * (1 - z)
     dr_pre = dn_pre * ahn * r * (1 - r)
-    dax = np.concatenate([dr_pre, dz_pre, dn_pre], axis=-1)
-    dah = np.concatenate([dr_pre, dz_pre, dn_pre * r], axis=-1)
+    dax = np.concatenate([dr_pre, dz_pre, dn_pre], axis=-1, out=out[0])
+    dah = np.concatenate([dr_pre, dz_pre, dn_pre * r], axis=-1, out=out[1])
     return dax, dah, dh * z
 
 
@@ -66,20 +66,36 @@ def gru_forward(x, h0, Wx, Wh, bx, bh):
     check("Wx", Wx, ("3H", "D"))
     check("bx", bx, ("3H",))
     check("bh", bh, ("3H",))
-    N, T, _ = x.shape
+    N, T, D = x.shape
     H = Wh.shape[1]
     if h0 is not None:
         check("h0", h0, ("N", "H"))
     h0 = zeros_if_none(h0, N, H, x.dtype)
-    axs = x @ Wx.T + bx  # (N, T, 3H): every step's input projection in one product
-    hs = np.empty((N, T, H), dtype=x.dtype)
-    rzn = np.empty((N, T, 3 * H), dtype=x.dtype)  # activated gates r, z, n per step
-    ahns = np.empty((N, T, H), dtype=x.dtype)     # h_prev Whn^T + bhn, which r multiplies
+    # Time-major (T, N, ...) buffers, so that each step works on contiguous blocks (see
+    # lstm_forward); every step's input projection is one (T*N, D) @ (D, 3H) product.
+    axs = (x.transpose(1, 0, 2).reshape(T * N, D) @ Wx.T).reshape(T, N, 3 * H)
+    axs += bx
+    hs = np.empty((T, N, H), dtype=x.dtype)
+    rzn = np.empty((T, N, 3 * H), dtype=x.dtype)  # activated gates r, z, n per step
+    ahns = np.empty((T, N, H), dtype=x.dtype)     # h_prev Whn^T + bhn, which r multiplies
+    ah = np.empty((N, 3 * H), dtype=x.dtype)      # h @ Wh.T + bh of one step, one buffer for all
+    # _step's lines, written into the buffers above in place instead of into new arrays.
     h = h0
     for t in range(T):
-        h, r, z, n, ahn = _step(axs[:, t], h, Wh, bh)
-        hs[:, t], ahns[:, t] = h, ahn
-        rzn[:, t] = np.concatenate([r, z, n], axis=-1)
+        np.matmul(h, Wh.T, out=ah)
+        ah += bh
+        rz, n = rzn[t, :, :2 * H], rzn[t, :, 2 * H:]
+        sigmoid_into(np.add(axs[t, :, :2 * H], ah[:, :2 * H], out=rz), out=rz)
+        r, z = rz[:, :H], rz[:, H:]
+        ahns[t] = ah[:, 2 * H:]
+        np.multiply(r, ah[:, 2 * H:], out=n)
+        n += axs[t, :, 2 * H:]
+        tanh_into(n, out=n)
+        h = np.subtract(h, n, out=hs[t])
+        h *= z
+        h += n  # h' = (1 - z) * n + z * h = n + z * (h - n), in the row of hs
+    # The batch-first (N, T, ...) views of the same memory, no copies.
+    rzn, ahns, hs = (buffer.transpose(1, 0, 2) for buffer in (rzn, ahns, hs))
     return hs, (x, h0, Wx, Wh, rzn, ahns, hs)
 
 
@@ -94,14 +110,15 @@ def gru_backward(dhs, cache):
     for t in reversed(range(T)):
         h_prev = hs[:, t - 1] if t > 0 else h0
         r, z, n = rzn[:, t, :H], rzn[:, t, H:2 * H], rzn[:, t, 2 * H:]
-        daxs[:, t], dahs[:, t], dh_direct = _step_backward(dhs[:, t] + dh_next, h_prev,
-                                                           r, z, n, ahns[:, t])
+        _, _, dh_direct = _step_backward(dhs[:, t] + dh_next, h_prev, r, z, n, ahns[:, t],
+                                         out=(daxs[:, t], dahs[:, t]))
         dh_next = dh_direct + dahs[:, t] @ Wh
     h_prevs = np.concatenate([h0[:, None], hs[:, :-1]], axis=1)
     daxs_2d, dahs_2d = daxs.reshape(N * T, 3 * H), dahs.reshape(N * T, 3 * H)
     dWx = daxs_2d.T @ x.reshape(N * T, -1)
     dWh = dahs_2d.T @ h_prevs.reshape(N * T, H)
-    return daxs @ Wx, dh_next, dWx, dWh, daxs_2d.sum(axis=0), dahs_2d.sum(axis=0)
+    dx = (daxs_2d @ Wx).reshape(N, T, x.shape[2])  # one 2-D product: a 3-D `@` loops over the batch
+    return dx, dh_next, dWx, dWh, daxs_2d.sum(axis=0), dahs_2d.sum(axis=0)
 
 
 class GRU(RecurrentLayer):

@@ -40,16 +40,22 @@ def rnn_forward(x, h0, Wx, Wh, b):
     check("Wh", Wh, ("H", "H"))
     check("Wx", Wx, ("H", "D"))
     check("b", b, ("H",))
-    N, T, _ = x.shape
+    N, T, D = x.shape
     H = Wh.shape[0]
     if h0 is not None:
         check("h0", h0, ("N", "H"))
     h0 = zeros_if_none(h0, N, H, x.dtype)
     h = h0
-    hs = x @ Wx.T + b  # (N, T, H) pre-activations from the input; overwritten step by step
+    # Time-major (T, N, H) pre-activations, overwritten step by step: hs[t] is one contiguous
+    # block, where numpy's element-wise work runs up to 3x faster than on the strided rows of
+    # a batch-first hs[:, t]. Every step's input projection is one (T*N, D) @ (D, H) product.
+    hs = (x.transpose(1, 0, 2).reshape(T * N, D) @ Wx.T).reshape(T, N, H)
+    hs += b
+    recurrent = np.empty((N, H), dtype=x.dtype)  # h @ Wh.T of one step: one buffer for all steps
     for t in range(T):
-        hs[:, t] += h @ Wh.T
-        h = np.tanh(hs[:, t], out=hs[:, t])
+        hs[t] += np.matmul(h, Wh.T, out=recurrent)
+        h = np.tanh(hs[t], out=hs[t])
+    hs = hs.transpose(1, 0, 2)  # the batch-first (N, T, H) view of the same memory: no copy
     return hs, (x, h0, Wx, Wh, hs)
 
 
