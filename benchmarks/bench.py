@@ -6,7 +6,7 @@
 
 Sections (benchmarks/RESULTS.md records their results):
   speed    rnnlib against torch.nn.RNN/LSTM/GRU, forward + backward, and the forward caches'
-           memory (benchmarks/rnn_speed.py)
+           memory (benchmarks/rnn_speed.py), at one BLAS thread and at one per core
   charlm   characters per second of the character-model training loop: `python -m rnnlib.charlm`
            for each cell, --charlm-seconds of training each (60 with --full, as in RESULTS.md)
   grading  seconds per graded notebook, serial against sharded (benchmarks/grading.py) on a class
@@ -49,8 +49,12 @@ def section(title):
 
 
 def speed(args):
-    section("rnnlib against torch: forward + backward, and cache memory")
-    run([sys.executable, ROOT / "benchmarks" / "rnn_speed.py"] + (["--quick"] if args.quick else []))
+    # Once with one thread each, once with every core each: equal resources both times.
+    for threads in sorted({1, os.cpu_count() or 1}):
+        section(f"rnnlib against torch: forward + backward, and cache memory; "
+                f"OPENBLAS_NUM_THREADS={threads}")
+        run([sys.executable, ROOT / "benchmarks" / "rnn_speed.py", *(["--quick"] if args.quick else [])],
+            env={**os.environ, "OPENBLAS_NUM_THREADS": str(threads)})
 
 
 def charlm(args):

@@ -16,9 +16,11 @@ therefore runs in blocks: an idle pause, a warm-up, then ``--calls`` timed calls
 rnnlib, torch at one thread and torch at its default thread count alternate ``--blocks`` times,
 and the table reports the median over all timed calls of each.
 
-numpy runs with one BLAS thread (OPENBLAS_NUM_THREADS=1, as the Makefile sets it: on 2 cores a
-second thread costs more in hand-offs than it saves, and stalls when the machine is busy). torch
-is measured at 1 thread and at its default; the ratio is taken against the faster of the two.
+numpy runs with OPENBLAS_NUM_THREADS BLAS threads (1 unless set, as the Makefile sets it: for
+the chapters' small products a second thread costs more in hand-offs than it saves). torch is
+measured at 1 thread and at its default; the table gives the ratio to torch at numpy's thread
+count (equal resources) and to the faster of the two. `make bench` runs it at 1 thread and
+again with a BLAS thread per core.
 
 Also printed: the memory held by each forward cache against the N*T*G*H floats that backward
 needs at the least (G = 1, 4, 3 gate blocks).
@@ -50,6 +52,9 @@ CELLS = {  # name: (forward, backward, torch class, gate blocks G, initial state
     "gru": (rnnlib.gru_forward, rnnlib.gru_backward, torch.nn.GRU, 3, 1),
 }
 TORCH_DEFAULT_THREADS = torch.get_num_threads()
+# The like-for-like ratio compares torch with as many threads as numpy's BLAS has (1 or torch's
+# default, e.g. both libraries on both cores of a 2-core machine).
+BLAS_THREADS = int(os.environ["OPENBLAS_NUM_THREADS"])
 ROW_FORMATS = ("s", "s", "s", ".1f", ".1f", ".1f", ".2f", ".2f")
 
 
@@ -213,8 +218,9 @@ def main(argv=None):
                 ms = measure(cell, N, T, H, dtype, args.blocks, args.calls, args.warmup,
                              args.pause, baseline)
                 best = min(ms["torch1"], ms["torchN"])
+                equal = ms["torch1"] if BLAS_THREADS == 1 else ms["torchN"]
                 rows.append((cell, f"({N}, {T}, {H})", np.dtype(dtype).name, ms["rnnlib"],
-                             ms["torch1"], ms["torchN"], ms["rnnlib"] / ms["torch1"],
+                             ms["torch1"], ms["torchN"], ms["rnnlib"] / equal,
                              ms["rnnlib"] / best))
                 if baseline is not None:
                     before.append(rows[-1][:3] + (ms["baseline"], ms["rnnlib"],
@@ -226,7 +232,8 @@ def main(argv=None):
     print("Forward + backward, median ms per call at (N, T, D = H); ratios rnnlib / torch")
     print()
     print_table(("cell", "(N, T, H)", "dtype", "rnnlib ms", "torch 1 thread ms",
-                 f"torch {TORCH_DEFAULT_THREADS} threads ms", "ratio to torch 1 thread",
+                 f"torch {TORCH_DEFAULT_THREADS} threads ms",
+                 f"ratio to torch at {BLAS_THREADS} thread{'s' * (BLAS_THREADS > 1)} (numpy's)",
                  "ratio to faster torch"), rows, ROW_FORMATS)
     if baseline is not None:
         print()
