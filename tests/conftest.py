@@ -1,5 +1,7 @@
-"""Shared fixtures: the three recurrent cells described once, so every test runs over all of them."""
+"""Shared fixtures: the three recurrent cells described once, so every test runs over all of them,
+and the built book that the tests of the site read."""
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -67,3 +69,13 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.write_line(
             f"rnnlib vs torch: {len(PARITY_ERRORS)} float64 arrays compared, "
             f"largest absolute difference {worst:.2e}")
+
+
+@pytest.fixture(scope="module")
+def html_dir():
+    """_build/html, which `make test` builds before pytest runs."""
+    html = Path(__file__).resolve().parents[1] / "_build" / "html"
+    if not (html / "index.html").is_file():
+        pytest.fail(f"the built book is missing: {html / 'index.html'} does not exist; "
+                    "run `make book` first (`make test` does it for you)")
+    return html

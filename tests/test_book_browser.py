@@ -17,7 +17,6 @@ from urllib.parse import urlparse
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SITE = ROOT / "_build" / "html"
 SCREENSHOTS = ROOT / "_build" / "screenshots"
 # Pages with math, figures, notebook outputs, citations, generated tables and the reference part.
 PAGES = [
@@ -49,10 +48,8 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 
 @pytest.fixture(scope="module")
-def site_url():
-    if not (SITE / "index.html").is_file():
-        pytest.fail("the book is not built: run `make book` (make test does it first)")
-    handler = functools.partial(QuietHandler, directory=str(SITE))
+def site_url(html_dir):
+    handler = functools.partial(QuietHandler, directory=str(html_dir))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}/"

@@ -5,13 +5,10 @@ must be a file of the site itself. Links a reader may follow (to nbgrader's docu
 are fine. `make test` builds the book before pytest runs.
 """
 import re
-from pathlib import Path
 from urllib.parse import urldefrag, urlparse
 
-import pytest
 from bs4 import BeautifulSoup
 
-SITE = Path(__file__).resolve().parents[1] / "_build" / "html"
 # (tag, attribute): what a browser fetches to render a page, as opposed to links it only shows.
 FETCHED = [("script", "src"), ("img", "src"), ("source", "src"), ("video", "src"),
            ("video", "poster"), ("audio", "src"), ("iframe", "src"), ("embed", "src"),
@@ -21,11 +18,9 @@ LINK_RELS_FETCHED = {"stylesheet", "icon", "shortcut", "preload", "modulepreload
 CSS_URL = re.compile(r"""url\(\s*['"]?([^'")]+)['"]?\s*\)|@import\s+['"]([^'"]+)['"]""")
 
 
-def pages():
-    if not (SITE / "index.html").is_file():
-        pytest.fail("the book is not built: run `make book` (make test does it first)")
+def pages(site):
     # _static/ holds the theme's template fragments (webpack-macros.html), not pages.
-    return sorted(p for p in SITE.rglob("*.html") if "_static" not in p.relative_to(SITE).parts)
+    return sorted(p for p in site.rglob("*.html") if "_static" not in p.relative_to(site).parts)
 
 
 def fetched_urls(html):
@@ -61,30 +56,30 @@ def problem(source, url):
     return None
 
 
-def test_no_page_needs_anything_from_outside_the_site():
+def test_no_page_needs_anything_from_outside_the_site(html_dir):
     problems = []
-    for page in pages():
+    for page in pages(html_dir):
         for what, url in fetched_urls(page.read_text(encoding="utf-8")):
             if (why := problem(page, url)):
-                problems.append(f"{page.relative_to(SITE)} {what}: {why}")
+                problems.append(f"{page.relative_to(html_dir)} {what}: {why}")
     assert problems == [], "\n".join(problems[:20])
 
 
-def test_no_style_sheet_needs_anything_from_outside_the_site():
-    sheets = sorted(SITE.rglob("*.css"))
+def test_no_style_sheet_needs_anything_from_outside_the_site(html_dir):
+    sheets = sorted(html_dir.rglob("*.css"))
     assert len(sheets) > 5
-    problems = [f"{sheet.relative_to(SITE)}: {why}"
+    problems = [f"{sheet.relative_to(html_dir)}: {why}"
                 for sheet in sheets
                 for match in CSS_URL.finditer(sheet.read_text(encoding="utf-8", errors="replace"))
                 if (why := problem(sheet, match.group(1) or match.group(2)))]
     assert problems == [], "\n".join(problems[:20])
 
 
-def test_math_pages_load_the_sites_own_mathjax_and_its_fonts():
-    chapter = (SITE / "book" / "02_bptt.html").read_text(encoding="utf-8")
+def test_math_pages_load_the_sites_own_mathjax_and_its_fonts(html_dir):
+    chapter = (html_dir / "book" / "02_bptt.html").read_text(encoding="utf-8")
     sources = [url.split("?")[0] for what, url in fetched_urls(chapter) if "mathjax" in url.lower()]
     assert sources == ["../_static/mathjax/tex-mml-chtml.js"], sources
-    mathjax = SITE / "_static" / "mathjax"
+    mathjax = html_dir / "_static" / "mathjax"
     assert (mathjax / "tex-mml-chtml.js").stat().st_size > 500_000  # the real bundle, not a stub
     # tex-mml-chtml.js loads its fonts and on-demand TeX extensions relative to its own URL.
     assert len(list((mathjax / "output" / "chtml" / "fonts" / "woff-v2").glob("*.woff"))) >= 20

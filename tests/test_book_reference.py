@@ -68,14 +68,6 @@ REQUIRED_TERMS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def html_dir():
-    if not (HTML / "index.html").is_file():
-        pytest.fail(f"the built book is missing: {HTML / 'index.html'} does not exist; "
-                    "run make book first (`make test` does it for you)")
-    return HTML
-
-
 def page(name):
     path = BOOK / f"{name}.html"
     assert path.is_file(), f"{path.relative_to(ROOT)} was not built"

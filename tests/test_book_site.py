@@ -19,14 +19,6 @@ CHAPTER_1 = HTML / "book" / "01_recurrent_neuron.html"
 ERROR_MARKERS = ["output traceback", "Traceback (most recent call last)"]
 
 
-@pytest.fixture(scope="module")
-def html_dir():
-    if not (HTML / "index.html").is_file():
-        pytest.fail(f"the built book is missing: {HTML / 'index.html'} does not exist; "
-                    "run `make book` first (`make test` does it for you)")
-    return HTML
-
-
 def read(path):
     return path.read_text(encoding="utf-8")
 
