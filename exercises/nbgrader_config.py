@@ -1,7 +1,7 @@
 """nbgrader configuration of the course's graded exercises (nbgrader 0.9).
 
-Run every nbgrader command from this folder, with the course's .venv first on PATH (the kernel
-spec "python3" starts `python` from PATH, and grading imports rnnlib as the reference):
+Run every nbgrader command from this folder, with the course's .venv first on PATH (the trusted
+kernel is the kernel spec "python3", which imports rnnlib as the reference and rnncourse):
 
     nbgrader generate_assignment rnn_forward      # source/ -> release/ (the student version)
     nbgrader autograde rnn_forward --create       # submitted/<student>/ -> autograded/ + gradebook
@@ -12,8 +12,11 @@ autograded/, feedback/ and the sqlite gradebook gradebook.db (all but source/ ar
 """
 import os
 
-from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
-from nbgrader.preprocessors import ClearHiddenTests, GetGrades, NbGraderPreprocessor
+from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
+from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearHiddenTests, GetGrades,
+                                    IgnorePattern, LimitOutput, NbGraderPreprocessor, SaveAutoGrades)
+
+from rnncourse.autograde import TrustedExecute
 
 c = get_config()  # noqa: F821 -- traitlets defines get_config() when it loads this file
 
@@ -35,14 +38,23 @@ c.ClearSolutions.code_stub = {
 }
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
-# Grading executes every cell of a submission with a time limit per cell. nbgrader's default is
-# 30 s; each cell of the solution runs in well under a second, so 60 s never fails slow but
-# correct code on a busy grading machine, yet still stops an endless loop (the cell is
-# interrupted, it scores 0, and the rest of the notebook is graded). `Execute` is nbgrader's
-# subclass of nbconvert's ExecutePreprocessor: `ExecutePreprocessor.timeout` would reach it too
-# (traitlets applies a parent class's section), but the subclass section is the one that wins.
-c.Execute.timeout = 60
-c.Execute.interrupt_on_timeout = True
+# Grading runs the learner's cells in a sandboxed kernel and the test cells in a trusted kernel
+# that never executes learner code (rnncourse.autograde.TrustedExecute in place of nbgrader's
+# Execute; the threat model is on the instructors' page). Every limit of grading is set here.
+# A cell may run 60 s: each cell of the solution runs in well under a second, so this never fails
+# slow but correct code on a busy machine, yet stops an endless loop (the cell is interrupted and
+# the rest of the notebook is graded); each call of a learner's function from a test gets 20 s.
+c.Autograde.autograde_preprocessors = [TrustedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
+                                       SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
+c.TrustedExecute.timeout = 60
+c.TrustedExecute.call_timeout = 20
+c.Sandbox.memory_mb = 2048       # the learner's kernel and all its processes together
+c.Sandbox.max_processes = 64     # processes and threads of the learner's kernel
+c.Sandbox.cpu_seconds = 600
+c.Sandbox.max_file_mb = 64
+c.Sandbox.tmp_mb = 128
+# a deleted test cell is put back (and run), so deleting a failing test does not remove its points
+c.OverwriteCells.add_missing_cells = True
 
 
 class HideHiddenTestTracebacks(NbGraderPreprocessor):
