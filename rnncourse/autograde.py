@@ -91,6 +91,9 @@ class TrustedExecute(NbGraderPreprocessor):
     notes_file = Unicode("", help="a JSON file that receives the grading notes of the notebook").tag(config=True)
 
     def preprocess(self, nb, resources):
+        missing = sandbox.available()
+        if missing:
+            raise RuntimeError(missing)
         info = resources["nbgrader"]
         locked, tests, functions = source_cells(info["db_url"], info["notebook"], info["assignment"])
         folder = Path(resources.get("metadata", {}).get("path") or ".")

@@ -30,6 +30,7 @@ import numpy as np
 UNAVAILABLE = "RNNCOURSE-UNAVAILABLE"
 MAX_MESSAGE = 64 * 2**20  # bytes of one reply: far above any test's arrays
 MAX_DEPTH = 20
+CONNECT_WAIT = 300  # seconds the learner's kernel waits for the trusted one to start
 NUMERIC_KINDS = "biufc"
 DELEGATION = ("{name} runs {what}: a graded function must compute its result with its own NumPy code, "
               "not rnnlib's, torch's or another library's implementation, so this test scores 0")
@@ -135,6 +136,59 @@ def decode(obj, arrays, handles=None, call_back=None, depth=0):
     raise ValueError(f"unknown value type {kind!r}")
 
 
+def _snapshot(value):
+    """The objects of a decoded argument, kept to see afterwards what a call changed in place."""
+    if type(value) in (tuple, list):
+        return value, [_snapshot(v) for v in value]
+    if type(value) is dict:
+        return value, {k: _snapshot(v) for k, v in value.items()}
+    return value, None
+
+
+def _changes(value, snapshot, arrays, keep):
+    """What a call made of an argument: the same object (with its new contents) or another one."""
+    before, inner = snapshot
+    if value is not before:
+        return {"same": False, "value": encode(value, arrays, keep)}
+    if isinstance(value, np.ndarray):
+        return {"same": True, "value": encode(value, arrays, keep)}
+    if type(value) in (tuple, list):
+        return {"same": True, "items": [_changes(v, inner[i], arrays, keep) if i < len(inner)
+                                        else {"same": False, "value": encode(v, arrays, keep)}
+                                        for i, v in enumerate(value)]}
+    if type(value) is dict:
+        return {"same": True, "items": {k: _changes(v, inner[k], arrays, keep) if k in inner
+                                        else {"same": False, "value": encode(v, arrays, keep)}
+                                        for k, v in value.items() if type(k) is str}}
+    return {"same": True}
+
+
+def apply_changes(original, change, arrays, depth=0):
+    """Does to the test's own argument what the learner's function did to its copy: new contents
+    of the same arrays (copied in place), items replaced, added or removed in lists and dicts.
+    Returns the value the argument now has."""
+    if depth > MAX_DEPTH or not isinstance(change, dict):
+        raise ValueError("malformed change")
+    if change.get("same") is not True:
+        return decode(change.get("value"), arrays)
+    items = change.get("items")
+    if isinstance(original, np.ndarray):
+        new = decode(change.get("value"), arrays)
+        if isinstance(new, np.ndarray) and new.shape == original.shape and original.flags.writeable:
+            np.copyto(original, new, casting="unsafe")
+    elif type(original) in (list, tuple) and isinstance(items, list):
+        new = [apply_changes(original[i] if i < len(original) else None, c, arrays, depth + 1)
+               for i, c in enumerate(items)]
+        if type(original) is list:
+            original[:] = new
+    elif type(original) is dict and isinstance(items, dict):
+        for key in [k for k in original if k not in items]:
+            del original[key]
+        for key, c in items.items():
+            original[key] = apply_changes(original.get(key), c, arrays, depth + 1)
+    return original
+
+
 def pack(message, arrays):
     """One message: lengths, JSON, then the arrays as an uncompressed .npz."""
     data = io.BytesIO()
@@ -204,11 +258,18 @@ def serve(path, namespace, call_timeout):
         handles[len(handles)] = value
         return len(handles) - 1
 
-    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    server.bind(path)
-    server.listen(1)
-    conn, _ = server.accept()
-    server.close()
+    # the trusted kernel listens, in a folder this kernel cannot write: no link can replace it
+    deadline = time.monotonic() + CONNECT_WAIT
+    while True:
+        conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            conn.connect(path)
+            break
+        except OSError:
+            conn.close()
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.05)
 
     def call_back(callback):
         def function(*args, **kwargs):
@@ -235,6 +296,7 @@ def serve(path, namespace, call_timeout):
                     raise NameError(f"name {name!r} is not defined")
                 args = decode(request.get("args"), arrays, handles, call_back)
                 kwargs = decode(request.get("kwargs"), arrays, handles, call_back)
+                before = _snapshot(args)
                 signal.signal(signal.SIGALRM, _alarm)
                 signal.setitimer(signal.ITIMER_REAL, call_timeout)
                 try:
@@ -242,7 +304,8 @@ def serve(path, namespace, call_timeout):
                 finally:
                     signal.setitimer(signal.ITIMER_REAL, 0)
                 out = []
-                reply = {"ok": True, "value": encode(result, out, keep)}
+                reply = {"ok": True, "value": encode(result, out, keep),
+                         "args": _changes(args, before, out, keep)}
             except _CallTimeout:
                 out, reply = [], {"ok": False, "type": "TimeoutError",
                                   "message": f"{name} did not return within {call_timeout} s"}
@@ -262,23 +325,24 @@ def serve(path, namespace, call_timeout):
 class LearnerKernel:
     """The connection to the learner's kernel; `dead` is the reason it cannot answer, if any."""
 
-    def __init__(self, path, call_timeout, wait=30.0, dead=None):
-        self.path, self.call_timeout, self.wait, self.dead = path, call_timeout, wait, dead
+    def __init__(self, path, call_timeout, wait=60.0, dead=None):
+        self.call_timeout, self.wait, self.dead = call_timeout, wait, dead
         self.conn = None
+        self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.server.bind(path)
+        os.chmod(path, 0o777)  # the learner's kernel may run as another user (nobody)
+        self.server.listen(1)
 
     def _connect(self):
-        deadline = time.monotonic() + self.wait
-        while True:
-            conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            try:
-                conn.connect(self.path)
-                conn.settimeout(self.call_timeout + 10)
-                return conn
-            except OSError:
-                conn.close()
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
+        self.server.settimeout(self.wait)
+        try:
+            conn, _ = self.server.accept()
+        except socket.timeout:
+            raise ConnectionError(f"the notebook's kernel did not connect within {self.wait:.0f} s") from None
+        finally:
+            self.server.close()
+        conn.settimeout(self.call_timeout + 10)
+        return conn
 
     def call(self, name, args, kwargs):
         if self.dead:
@@ -302,6 +366,7 @@ class LearnerKernel:
             raise RuntimeError(f"{name} could not be called: {self.dead}") from None
         if reply.get("ok") is True:
             try:
+                apply_changes(tuple(args), reply.get("args", {"same": True}), arrays)
                 return decode(reply.get("value"), arrays)
             except (ValueError, KeyError, TypeError) as error:
                 raise AssertionError(f"{name} returned something that is not plain data ({error})") from None

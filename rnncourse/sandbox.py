@@ -106,17 +106,31 @@ def available():
 # ---------------------------------------------------------------------------------------------
 # rnnlib as the learner's kernel sees it
 
+def _private_helpers(tree, names):
+    """The module's private functions that the functions `names` call, directly or through others."""
+    functions = {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)}
+    found, todo = set(), [functions[n] for n in names if n in functions]
+    while todo:
+        for node in ast.walk(todo.pop()):
+            name = node.id if isinstance(node, ast.Name) else None
+            if name and name.startswith("_") and name in functions and name not in found:
+                found.add(name)
+                todo.append(functions[name])
+    return found
+
+
 def stubbed_rnnlib(target, graded):
-    """Copies rnnlib into `target`/rnnlib with every top-level function named in `graded`
-    replaced by one that raises the harness's UNAVAILABLE error (and no torch bridge)."""
+    """Copies rnnlib into `target`/rnnlib with every top-level function named in `graded`, and
+    the private helpers they call, replaced by one that raises the harness's UNAVAILABLE error."""
     import rnnlib
     source = Path(rnnlib.__file__).parent
     folder = Path(target) / "rnnlib"
     folder.mkdir(parents=True)
     for path in sorted(source.glob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
+        hidden = set(graded) | _private_helpers(tree, graded)
         for node in tree.body:
-            if isinstance(node, ast.FunctionDef) and node.name in graded:
+            if isinstance(node, ast.FunctionDef) and node.name in hidden:
                 message = f"{harness.UNAVAILABLE}: rnnlib's {node.name}"
                 node.body = [ast.Raise(ast.Call(ast.Name("NotImplementedError", ast.Load()),
                                                 [ast.Constant(message)], []), None)]
@@ -305,7 +319,7 @@ def prepare_job(folder, *, cwd_files, graded, limits):
     name = f"rnncourse-{os.getpid()}-{folder.name}-{time.monotonic_ns() % 10**9}"
     cgroup = create_cgroup(name, limits["memory_mb"], limits["max_processes"])
     job = {"dir": str(folder), "lib": str(lib), "ipc": str(ipc), "cwd": str(cwd),
-           "connection_file": str(ipc / "kernel.json"), "socket": str(ipc / "calls"),
+           "connection_file": str(ipc / "kernel.json"), "socket": str(lib / "calls"),
            "cgroup": [str(d) for d in cgroup], "limits": limits}
     (folder / "launch.json").write_text(json.dumps(job), encoding="utf-8")
     return job

@@ -18,6 +18,19 @@ from .train import SequenceModel, fit, last_step_cross_entropy, last_step_mse
 
 __version__ = "0.1.0"
 
+# The one list of rnnlib's functions that the graded exercises (exercises/source/) ask learners to
+# write with the same name, arguments and cache layout, and that grade the learners' versions as
+# the reference: changing one of them changes an assignment. While an assignment is graded, its
+# functions are stubs in the learner's sandbox (rnncourse.sandbox).
+EXERCISE_CONTRACTS = (
+    "rnn_step_forward", "rnn_forward",                                      # rnn_forward
+    "rnn_step_backward", "rnn_backward",                                    # bptt
+    "jacobian_product_norms", "clip_by_global_norm", "truncated_bptt",      # gradients
+    "lstm_step_forward", "lstm_step_backward", "lstm_forward", "lstm_backward",  # lstm
+    "gru_step_forward", "gru_step_backward",                                # gru
+    "merge_forward", "merge_backward", "decoder_forward", "greedy_decode",  # birnn_seq2seq
+)
+
 __all__ = [
     "rnn_step_forward", "rnn_step_backward", "rnn_forward", "rnn_backward", "RNN",
     "lstm_step_forward", "lstm_step_backward", "lstm_forward", "lstm_backward", "LSTM",

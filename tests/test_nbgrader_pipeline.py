@@ -9,13 +9,14 @@ grades these submissions (half in each copy, both at once), then feedback is gen
   solution with one function replaced by a learner's version that has exactly that mistake. It
   must lose exactly the points of the listed test cells, and its feedback must name the mistake;
 - one submission per graded function that hands the work to rnnlib: zero for that function's
-  test cells, full points for the rest.
+  test cells and those of the functions built on it, full points for the rest.
 
 Nothing is written into the repository's exercises/ folder: the config puts the course root and
 the gradebook next to itself, and the commands also get the temporary gradebook explicitly.
 """
 import functools
 import html
+import inspect
 import importlib
 import os
 import re
@@ -33,6 +34,8 @@ from nbgrader.preprocessors import Execute
 from traitlets.config.loader import PyFileConfigLoader
 
 import rnnlib
+from rnncourse.autograde import TrustedExecute
+from rnncourse.sandbox import Sandbox
 
 EXERCISES = Path(__file__).resolve().parents[1] / "exercises"
 ASSIGNMENTS = sorted(p.name for p in (EXERCISES / "source").iterdir() if (p / f"{p.name}.ipynb").is_file())
@@ -288,9 +291,14 @@ def test_the_course_has_its_six_assignments():
 def test_config_options_reach_nbgrader():
     """The config's option names are real: a misspelt traitlets option is silently ignored."""
     config = load_config(EXERCISES)
-    timeout = config.Execute.timeout
-    assert isinstance(timeout, int) and timeout != Execute().timeout, "set an explicit Execute.timeout"
-    assert Execute(config=config).timeout == timeout
+    assert TrustedExecute in config.Autograde.autograde_preprocessors
+    assert Execute not in config.Autograde.autograde_preprocessors, "learner code would run next to the tests"
+    for section, name, configurable in [("TrustedExecute", "timeout", TrustedExecute),
+                                        ("TrustedExecute", "call_timeout", TrustedExecute),
+                                        ("Sandbox", "memory_mb", Sandbox), ("Sandbox", "max_processes", Sandbox)]:
+        assert name in config[section], f"set {section}.{name} in nbgrader_config.py"
+        value = config[section][name]
+        assert isinstance(value, int) and getattr(configurable(config=config), name) == value
     coursedir = CourseDirectory(config=config)
     assert Path(coursedir.root) == EXERCISES
     assert coursedir.db_url == f"sqlite:///{EXERCISES / 'gradebook.db'}"
@@ -324,6 +332,18 @@ def test_structure(assignment):
         assert sum(m.function == function for m in mistakes.values()) >= 3, f"{function}: list its common mistakes"
 
 
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_graded_functions_are_rnnlib_contracts(assignment):
+    """Every graded function is in rnnlib.EXERCISE_CONTRACTS, with rnnlib's arguments: the
+    reference the tests compare with, and the function the sandbox replaces by a stub."""
+    source = nbformat.read(EXERCISES / "source" / assignment / f"{assignment}.ipynb", as_version=4)
+    for function, cell in graded_functions(source).items():
+        assert function in rnnlib.EXERCISE_CONTRACTS, f"{function} is graded: list it in rnnlib.EXERCISE_CONTRACTS"
+        namespace = {}
+        exec(compile(split_regions(cell.source, SOLUTION_BEGIN, SOLUTION_END)[1], function, "exec"), namespace)
+        assert inspect.signature(namespace[function]) == inspect.signature(getattr(rnnlib, function)), function
+
+
 def cell_count(source, function):
     return len(cells_of(source, function))
 
@@ -348,7 +368,7 @@ def test_student_version_has_no_solution(graded, assignment):
 def test_student_version_has_no_hidden_tests_but_all_visible_ones(graded, assignment):
     result = graded(assignment)
     text, release = result["release_text"], result["release"]
-    for marker in (HIDDEN_BEGIN, HIDDEN_END, "rnnlib.grading", "_reference_"):
+    for marker in (HIDDEN_BEGIN, HIDDEN_END, "rnncourse.grading", "_reference_"):
         assert marker not in text, f"the student version contains {marker!r}"
     release_lines = code_lines(line for cell in release.cells for line in cell.source.splitlines())
     hidden = secret_lines(result["source"], HIDDEN_BEGIN, HIDDEN_END)
@@ -395,14 +415,25 @@ def test_mistake_loses_its_points_and_is_named(graded, assignment, name):
     assert mistake.feedback in feedback_page(result, student), "the feedback page does not name the mistake"
 
 
+def callers(source, function):
+    """The graded functions whose solution calls `function`: built on the learner's own version,
+    they fail when it fails, delegation included."""
+    calls = re.compile(rf"\b{re.escape(function)}\(")
+    return {name for name, cell in graded_functions(source).items()
+            if name != function and calls.search("\n".join(split_regions(cell.source, SOLUTION_BEGIN, SOLUTION_END)[0]))}
+
+
 @pytest.mark.parametrize("assignment, function", function_cases())
 def test_delegating_function_scores_zero(graded, assignment, function):
+    """In the sandbox, rnnlib's version of a graded function raises: the function's tests score 0,
+    and so do the tests of the learner's functions built on it; every other test keeps its points."""
     result = graded(assignment)
     student = f"delegates_{function}"
     own_cells = cells_of(result["source"], function)
+    failing = own_cells.union(*(cells_of(result["source"], f) for f in callers(result["source"], function)))
     _, _, per_cell = result["scores"][student]
-    assert per_cell == expected_points(result["source"], own_cells), (
-        f"{function} calls rnnlib: exactly its test cells {sorted(own_cells)} should score 0")
+    assert per_cell == expected_points(result["source"], failing), (
+        f"{function} calls rnnlib: exactly the test cells {sorted(failing)} should score 0")
     cells = grade_cells(autograded(result, student))
     for grade_id in own_cells:
         assert any(DELEGATION_FEEDBACK in e.evalue for e in errors(cells[grade_id])), (
@@ -415,7 +446,7 @@ def test_feedback_shows_no_hidden_test(graded, assignment):
     hidden = secret_lines(result["source"], HIDDEN_BEGIN, HIDDEN_END)
     for student in result["scores"]:
         text = feedback_page(result, student)
-        for marker in (HIDDEN_BEGIN, "rnnlib.grading", "_reference_"):
+        for marker in (HIDDEN_BEGIN, "rnncourse.grading", "_reference_"):
             assert marker not in text, f"{student}: the feedback shows the hidden tests ({marker!r})"
         # a line of the learner's own code may happen to equal one of the hidden tests' lines
         submitted = nbformat.read(result["course_of"][student] / "submitted" / student / assignment / f"{assignment}.ipynb",
