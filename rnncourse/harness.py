@@ -307,7 +307,7 @@ def serve(path, namespace, call_timeout):
                 reply = {"ok": True, "value": encode(result, out, keep),
                          "args": _changes(args, before, out, keep)}
             except _CallTimeout:
-                out, reply = [], {"ok": False, "type": "TimeoutError",
+                out, reply = [], {"ok": False, "type": "TimeoutError", "module": "builtins",
                                   "message": f"{name} did not return within {call_timeout} s"}
             except BaseException as error:  # noqa: B036 -- SystemExit, KeyboardInterrupt too: all are data
                 out, reply = [], {"ok": False, "type": type(error).__name__[:100],

@@ -162,7 +162,7 @@ def create_cgroup(name, memory_mb, max_processes):
             folder.mkdir()
             made.append(folder)
             limits = {"memory.max": memory_mb * 2**20, "memory.swap.max": 0, "pids.max": max_processes,
-                      "memory.limit_in_bytes": memory_mb * 2**20}
+                      "memory.limit_in_bytes": memory_mb * 2**20, "memory.memsw.limit_in_bytes": memory_mb * 2**20}
             for key, value in limits.items():
                 if (folder / key).exists():
                     (folder / key).write_text(str(value))
