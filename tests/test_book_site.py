@@ -85,7 +85,7 @@ def test_every_chapter_was_executed_and_shows_its_figures(html_dir, chapter):
 
 SOURCES = ROOT / "exercises" / "source"
 ASSIGNMENTS = sorted(p.name for p in SOURCES.iterdir() if (p / f"{p.name}.ipynb").is_file())
-SECRET_MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS", "rnnlib.grading")
+SECRET_MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS", "rnncourse.grading")
 
 
 def nbgrader_cells(nb, key):
