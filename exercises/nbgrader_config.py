@@ -13,10 +13,11 @@ autograded/, feedback/ and the sqlite gradebook gradebook.db (all but source/ ar
 import os
 
 from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
-from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearHiddenTests, GetGrades,
-                                    IgnorePattern, LimitOutput, NbGraderPreprocessor, SaveAutoGrades)
+from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearHiddenTests, ClearOutput,
+                                    DeduplicateIds, GetGrades, IgnorePattern, LimitOutput, NbGraderPreprocessor,
+                                    OverwriteCells, OverwriteKernelspec, SaveAutoGrades)
 
-from rnncourse.autograde import TrustedExecute
+from rnncourse.autograde import ForgetUnknownCells, TrustedExecute
 
 c = get_config()  # noqa: F821 -- traitlets defines get_config() when it loads this file
 
@@ -44,6 +45,8 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 # A cell may run 60 s: each cell of the solution runs in well under a second, so this never fails
 # slow but correct code on a busy machine, yet stops an endless loop (the cell is interrupted and
 # the rest of the notebook is graded); each call of a learner's function from a test gets 20 s.
+c.Autograde.sanitize_preprocessors = [ClearOutput, DeduplicateIds, OverwriteKernelspec, ForgetUnknownCells,
+                                      OverwriteCells, CheckCellMetadata]
 c.Autograde.autograde_preprocessors = [TrustedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
                                        SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
 c.TrustedExecute.timeout = 60

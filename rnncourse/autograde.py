@@ -42,16 +42,17 @@ def _meta(cell):
 
 
 def source_cells(db_url, notebook, assignment):
-    """(locked code cells: grade_id -> source, the test cells' grade_ids, the graded functions)
-    of the source notebook, as the gradebook records it."""
+    """(every grade_id, locked code cells: grade_id -> source, the test cells' grade_ids, the
+    graded functions) of the source notebook, as the gradebook records it."""
     with Gradebook(db_url) as gb:
         nb = gb.find_notebook(notebook, assignment)
         solutions = {c.name for c in nb.solution_cells}
+        known = {c.name for c in nb.source_cells}
         locked = {c.name: c.source for c in nb.source_cells
                   if c.cell_type == "code" and c.locked and c.name not in solutions}
         tests = {c.name for c in nb.grade_cells if c.cell_type == "code" and c.name not in solutions}
         functions = sorted(c.name for c in nb.source_cells if c.cell_type == "code" and c.name in solutions)
-    return locked, tests, functions
+    return known, locked, tests, functions
 
 
 def _limited(outputs):
@@ -82,6 +83,23 @@ def _first_line(cell):
     return lines[0][:60] if lines else ""
 
 
+class ForgetUnknownCells(NbGraderPreprocessor):
+    """Before nbgrader's OverwriteCells: grading metadata on a cell that the source notebook does
+    not have (a made-up grade_id, points on the learner's own cell, a cell without grade_id) is
+    the learner's, and is removed; nbgrader would otherwise stop on it."""
+
+    def preprocess(self, nb, resources):
+        info = resources["nbgrader"]
+        known, _, _, _ = source_cells(info["db_url"], info["notebook"], info["assignment"])
+        notes = resources.setdefault("rnncourse_notes", [])
+        for cell in nb.cells:
+            if "nbgrader" in cell.get("metadata", {}) and _meta(cell).get("grade_id") not in known:
+                notes.append(f"nbgrader metadata of a cell the assignment does not have "
+                             f"({str(_meta(cell).get('grade_id'))[:40]!r}) ignored")
+                del cell.metadata["nbgrader"]
+        return nb, resources
+
+
 class TrustedExecute(NbGraderPreprocessor):
     """Runs the learner's cells in the sandbox and the tests in a trusted kernel (see above)."""
 
@@ -95,13 +113,14 @@ class TrustedExecute(NbGraderPreprocessor):
         if missing:
             raise RuntimeError(missing)
         info = resources["nbgrader"]
-        locked, tests, functions = source_cells(info["db_url"], info["notebook"], info["assignment"])
+        _, locked, tests, functions = source_cells(info["db_url"], info["notebook"], info["assignment"])
         folder = Path(resources.get("metadata", {}).get("path") or ".")
+        notes = resources.setdefault("rnncourse_notes", [])
         trusted = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"
                    and _meta(c).get("grade_id") in locked and c.source == locked[_meta(c)["grade_id"]]]
-        is_test = {i for i in trusted if _meta(nb.cells[i]).get("grade_id") in tests}
+        is_test = {i for i, c in enumerate(nb.cells) if c.cell_type == "code" and _meta(c).get("grade_id") in tests}
+        changed_tests = is_test - set(trusted)  # never the case after nbgrader's OverwriteCells: fail closed
         learner = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and i not in is_test]
-        notes = []
         scratch = Path(tempfile.mkdtemp(prefix="rnn-"))  # short: unix socket paths have ~100 bytes
         try:
             limits = {k: getattr(sandbox.Sandbox(parent=self), k)
@@ -119,6 +138,11 @@ class TrustedExecute(NbGraderPreprocessor):
         for index, (cell_outputs, count) in outputs.items():
             nb.cells[index].outputs = cell_outputs
             nb.cells[index].execution_count = count
+        for index in changed_tests:
+            nb.cells[index].outputs = [nbformat.v4.new_output(
+                "error", ename="AssertionError", evalue="this test cell differs from the instructor's: 0 points",
+                traceback=["AssertionError: this test cell differs from the instructor's: 0 points"])]
+            notes.append(f"test cell {_meta(nb.cells[index])['grade_id']} differs from the instructor's: 0 points")
         notes += self._cell_notes(nb, learner, is_test)
         if dead:
             notes.append(dead)
