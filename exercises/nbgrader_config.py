@@ -14,10 +14,10 @@ import os
 
 from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
 from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearHiddenTests, ClearOutput,
-                                    DeduplicateIds, GetGrades, IgnorePattern, LimitOutput, NbGraderPreprocessor,
+                                    GetGrades, IgnorePattern, LimitOutput, NbGraderPreprocessor,
                                     OverwriteCells, OverwriteKernelspec, SaveAutoGrades)
 
-from rnncourse.autograde import ForgetUnknownCells, TrustedExecute
+from rnncourse.autograde import SanitizeCells, TrustedExecute
 
 c = get_config()  # noqa: F821 -- traitlets defines get_config() when it loads this file
 
@@ -45,8 +45,8 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 # A cell may run 60 s: each cell of the solution runs in well under a second, so this never fails
 # slow but correct code on a busy machine, yet stops an endless loop (the cell is interrupted and
 # the rest of the notebook is graded); each call of a learner's function from a test gets 20 s.
-c.Autograde.sanitize_preprocessors = [ClearOutput, DeduplicateIds, OverwriteKernelspec, ForgetUnknownCells,
-                                      OverwriteCells, CheckCellMetadata]
+c.Autograde.sanitize_preprocessors = [ClearOutput, SanitizeCells, OverwriteKernelspec, OverwriteCells,
+                                      CheckCellMetadata]
 c.Autograde.autograde_preprocessors = [TrustedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
                                        SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
 c.TrustedExecute.timeout = 60
@@ -56,8 +56,8 @@ c.Sandbox.max_processes = 64     # processes and threads of the learner's kernel
 c.Sandbox.cpu_seconds = 600
 c.Sandbox.max_file_mb = 64
 c.Sandbox.tmp_mb = 128
-# a deleted test cell is put back (and run), so deleting a failing test does not remove its points
-c.OverwriteCells.add_missing_cells = True
+# SanitizeCells puts deleted cells back (so deleting a failing test does not remove its points)
+c.OverwriteCells.add_missing_cells = False
 
 
 class HideHiddenTestTracebacks(NbGraderPreprocessor):

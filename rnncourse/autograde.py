@@ -78,25 +78,71 @@ def _limited(outputs):
     return kept
 
 
+def _record_reply_error(cell, execute_reply, **_):
+    """nbclient returns a timeout only as the reply: record it, like any error the kernel did not
+    show, as the cell's error output."""
+    content = execute_reply.get("content", {})
+    if content.get("status") == "error" and not any(
+            o.get("output_type") == "error" and o.get("ename") == content.get("ename") for o in cell.outputs):
+        cell.outputs.append(nbformat.v4.new_output("error", ename=str(content.get("ename")),
+                                                   evalue=str(content.get("evalue", "")),
+                                                   traceback=list(content.get("traceback") or [])))
+
+
 def _first_line(cell):
     lines = cell.source.strip().splitlines()
     return lines[0][:60] if lines else ""
 
 
-class ForgetUnknownCells(NbGraderPreprocessor):
-    """Before nbgrader's OverwriteCells: grading metadata on a cell that the source notebook does
-    not have (a made-up grade_id, points on the learner's own cell, a cell without grade_id) is
-    the learner's, and is removed; nbgrader would otherwise stop on it."""
+class SanitizeCells(NbGraderPreprocessor):
+    """In place of nbgrader's DeduplicateIds and OverwriteCells' add_missing_cells, whose
+    versions stop on some edited notebooks (a deleted cell after a markdown cell, a duplicate):
+
+    - grading metadata on a cell that the source notebook does not have (a made-up grade_id,
+      points on the learner's own cell, no grade_id) or on a second copy of a cell is the
+      learner's, and is removed: the first copy keeps its place;
+    - every cell of the source notebook that the submission lacks (a deleted test, a deleted
+      locked cell) is put back after the cell that precedes it in the source notebook.
+    """
 
     def preprocess(self, nb, resources):
         info = resources["nbgrader"]
-        known, _, _, _ = source_cells(info["db_url"], info["notebook"], info["assignment"])
-        notes = resources.setdefault("rnncourse_notes", [])
+        with Gradebook(info["db_url"]) as gb:
+            source = gb.find_notebook(info["notebook"], info["assignment"])
+            points = {c.name: c.max_score for c in source.grade_cells}
+            solutions = {c.name for c in source.solution_cells}
+            tasks = {c.name for c in source.task_cells}
+            order = [(c.name, c.cell_type, c.locked, c.source) for c in source.source_cells]
+        known = {name for name, *_ in order}
+        # nbgrader writes the sanitized notebook and reads it again to grade it: the notes travel in it
+        notes = nb.metadata.setdefault("rnncourse_notes", [])
+        seen = set()
         for cell in nb.cells:
-            if "nbgrader" in cell.get("metadata", {}) and _meta(cell).get("grade_id") not in known:
-                notes.append(f"nbgrader metadata of a cell the assignment does not have "
-                             f"({str(_meta(cell).get('grade_id'))[:40]!r}) ignored")
-                del cell.metadata["nbgrader"]
+            if "nbgrader" not in cell.get("metadata", {}):
+                continue
+            grade_id = _meta(cell).get("grade_id")
+            if grade_id in known and grade_id not in seen:
+                seen.add(grade_id)
+                continue
+            what = "a second copy of" if grade_id in seen else "a cell the assignment does not have,"
+            notes.append(f"nbgrader metadata of {what} {str(grade_id)[:40]!r} ignored")
+            del cell.metadata["nbgrader"]
+        restored = []
+        for position, (name, cell_type, locked, text) in enumerate(order):
+            if name in seen:
+                continue
+            previous = {n for n, *_ in order[:position]}
+            at = max((i + 1 for i, c in enumerate(nb.cells) if _meta(c).get("grade_id") in previous), default=0)
+            meta = {"grade_id": name, "locked": bool(locked), "solution": name in solutions, "grade": name in points,
+                    "task": name in tasks, "schema_version": 3}
+            if name in points:
+                meta["points"] = points[name]
+            make = nbformat.v4.new_code_cell if cell_type == "code" else nbformat.v4.new_markdown_cell
+            nb.cells.insert(at, make(text, metadata={"nbgrader": meta}))
+            seen.add(name)
+            restored.append(name)
+        if restored:
+            notes.append(f"deleted cells put back: {', '.join(restored)}")
         return nb, resources
 
 
@@ -115,7 +161,7 @@ class TrustedExecute(NbGraderPreprocessor):
         info = resources["nbgrader"]
         _, locked, tests, functions = source_cells(info["db_url"], info["notebook"], info["assignment"])
         folder = Path(resources.get("metadata", {}).get("path") or ".")
-        notes = resources.setdefault("rnncourse_notes", [])
+        notes = list(nb.metadata.pop("rnncourse_notes", []))
         trusted = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"
                    and _meta(c).get("grade_id") in locked and c.source == locked[_meta(c)["grade_id"]]]
         is_test = {i for i, c in enumerate(nb.cells) if c.cell_type == "code" and _meta(c).get("grade_id") in tests}
@@ -128,7 +174,8 @@ class TrustedExecute(NbGraderPreprocessor):
             extras = [p for p in sorted(folder.iterdir()) if p.suffix != ".ipynb"] if folder.is_dir() else []
             notes += [f"{p.name} is a link, not a file: not given to the kernel" for p in extras if p.is_symlink()]
             extras = [p for p in extras if p.is_file() and not p.is_symlink() and p.stat().st_size < 2**24]
-            job = sandbox.prepare_job(scratch / "job", cwd_files=extras, graded=functions, limits=limits)
+            job = sandbox.prepare_job(scratch / "job", cwd_files=extras, limits=limits,
+                                      unavailable=sandbox.unavailable_functions(functions, locked.values()))
             try:
                 outputs, dead = self._run(nb, learner, trusted, functions, job, notes)
             finally:
@@ -155,6 +202,7 @@ class TrustedExecute(NbGraderPreprocessor):
                                                                             "display_name": "Python 3"}})
         return NotebookClient(nb, timeout=self.timeout, startup_timeout=self.startup_timeout, allow_errors=True,
                               interrupt_on_timeout=True, kernel_name="python3", log=self.log,
+                              on_cell_executed=_record_reply_error,
                               error_on_timeout={"ename": TIMEOUT_ERROR, "evalue": f"the cell ran longer than "
                                                 f"{self.timeout} s and was stopped", "traceback": []}, **kwargs)
 

@@ -325,20 +325,21 @@ def serve(path, namespace, call_timeout):
 class LearnerKernel:
     """The connection to the learner's kernel; `dead` is the reason it cannot answer, if any."""
 
-    def __init__(self, path, call_timeout, wait=60.0, dead=None):
+    def __init__(self, path, call_timeout, wait=10.0, dead=None):
         self.call_timeout, self.wait, self.dead = call_timeout, wait, dead
         self.conn = None
         self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.server.bind(path)
-        os.chmod(path, 0o777)  # the learner's kernel may run as another user (nobody)
+        os.chmod(path, 0o777)  # the learner's kernel runs as another user
         self.server.listen(1)
 
     def _connect(self):
+        # the learner's kernel connects as soon as its cells have run, before this kernel started
         self.server.settimeout(self.wait)
         try:
             conn, _ = self.server.accept()
         except socket.timeout:
-            raise ConnectionError(f"the notebook's kernel did not connect within {self.wait:.0f} s") from None
+            raise ConnectionError(f"it did not connect within {self.wait:.0f} s after its cells ran") from None
         finally:
             self.server.close()
         conn.settimeout(self.call_timeout + 10)

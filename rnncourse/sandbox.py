@@ -7,7 +7,7 @@ learner's kernel (rnncourse.autograde). Instead of the kernel it starts
 
 which puts itself into a fresh cgroup (memory and process limits for the kernel and everything
 it starts, together), then execs `prlimit` (per-process limits) around `bwrap`, and inside
-bwrap, when grading runs as root, `setpriv` down to user nobody before the kernel starts. The
+bwrap, when grading runs as root, `setpriv` down to a user of its own before the kernel starts. The
 kernel then sees a file system made of the Python installation and the course's environment
 (read-only, torch hidden), a copy of rnnlib in which the assignment's graded functions are stubs,
 the grading harness, its own working folder and a private /tmp; nothing else of the machine: no
@@ -34,7 +34,7 @@ from traitlets.config import Configurable
 
 from . import harness
 
-NOBODY = 65534
+FIRST_KERNEL_UID = 10_000_000  # above any account's uid; plus the grading process's pid
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 # Packages the learner's kernel must not import: they would compute the graded results for it.
 HIDDEN_PACKAGES = ("torch", "torchgen", "functorch", "rnncourse")
@@ -60,14 +60,15 @@ The learner's kernel (bubblewrap; `rnncourse.sandbox --threat-model` prints this
 - Network: a new network namespace: no interface but its own loopback.
 - Processes: a new PID namespace; bwrap kills the kernel and everything it started when the
   grader goes away; every process of the kernel ends with it.
-- Privileges: as root, the kernel runs as user nobody with no capabilities and no_new_privs;
-  otherwise as the grading user inside a user namespace, with no capabilities.
+- Privileges: as root, the kernel runs as a user of its own (no account, no file of the machine,
+  no other kernel has it) with no capabilities and no_new_privs; otherwise as the grading user
+  inside a user namespace, with no capabilities.
 - Limits: with a writable cgroup (v1 or v2), the kernel and all its children together get at
   most Sandbox.memory_mb of memory and Sandbox.max_processes processes and threads (a memory or
   fork bomb kills or stops only its own kernel). prlimit sets per-process limits in addition:
   address space (memory_mb), CPU seconds, file size, no core dumps. Without a writable cgroup the
-  memory limit is per process and the process limit counts user nobody's processes across all
-  kernels running at once.
+  memory limit is per process; the process limit (as root) still counts only the kernel's own
+  user. Grading as another user without a cgroup sets no process limit.
 - Time: each call of a learner function is stopped after TrustedExecute.call_timeout seconds,
   each cell after TrustedExecute.timeout; a kernel that stops answering fails the remaining tests.
 
@@ -225,11 +226,11 @@ def bwrap_argv(job):
     limits = job["limits"]
     as_root = os.geteuid() == 0
     prefixes = sorted({os.path.realpath(p) for p in (sys.base_prefix, sys.prefix, sys.exec_prefix)})
+    # the process limit counts a user's processes: set it only for the kernel's own user
+    nproc = [f"--nproc={limits['max_processes']}"] if as_root else []
     argv = ["prlimit", f"--as={limits['memory_mb'] * 2**20}", f"--cpu={limits['cpu_seconds']}",
-            f"--fsize={limits['max_file_mb'] * 2**20}", "--core=0",
-            f"--nproc={limits['max_processes'] if job['cgroup'] else max(256, limits['max_processes'])}",
-            "--", "bwrap", "--die-with-parent", "--new-session", "--clearenv"]
-    # as root, no user namespace: setpriv then drops to nobody (in one, nobody would not be mapped)
+            f"--fsize={limits['max_file_mb'] * 2**20}", "--core=0", *nproc, "--", "bwrap", "--die-with-parent", "--new-session", "--clearenv"]
+    # as root, no user namespace: setpriv then drops to the kernel's user (in one, it would not be mapped)
     argv += (["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
              if as_root else ["--unshare-all"])
     argv += _system_binds()
@@ -248,7 +249,7 @@ def bwrap_argv(job):
            "PYTHONDONTWRITEBYTECODE": "1", "JUPYTER_PLATFORM_DIRS": "1", "IPYTHONDIR": "/tmp/ipython"}
     for key, value in env.items():
         argv += ["--setenv", key, value]
-    # the folders bwrap makes on the way to a mount point are 0700, which nobody could not pass:
+    # the folders bwrap makes on the way to a mount point are 0700, which the kernel's user could not pass:
     # make them 0755 first, right before each mount (a later tmpfs /tmp would hide earlier ones)
     opened, i = argv[:argv.index("--clearenv") + 1], argv.index("--clearenv") + 1
     while i < len(argv):
@@ -260,7 +261,7 @@ def bwrap_argv(job):
     argv = opened
     argv.append("--")
     if as_root:
-        argv += ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
+        argv += ["setpriv", f"--reuid={job['uid']}", f"--regid={job['uid']}", "--clear-groups",
                  "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
     python = os.path.join(sys.prefix, "bin", "python")
     argv += [python, "-m", "ipykernel_launcher", "-f", job["connection_file"],
@@ -292,19 +293,50 @@ class SandboxedKernelManager(AsyncKernelManager):
                                        language="python", interrupt_mode="message")
 
     def format_kernel_cmd(self, extra_arguments=None):
-        # called right after the connection file is written: the kernel (as nobody) must read it
+        # called right after the connection file is written: the kernel (another user) must read it
         os.chmod(self.connection_file, 0o644)
         return [sys.executable, "-m", "rnncourse.sandbox", os.path.join(self.job["dir"], "launch.json")]
 
 
-def prepare_job(folder, *, cwd_files, graded, limits):
-    """The folders of one learner kernel under `folder`: lib/ (the harness and the stub rnnlib,
-    read-only), ipc/ (its sockets), cwd/ (its working folder, with copies of `cwd_files`)."""
+def given_functions(locked_sources):
+    """The rnnlib functions that the instructor's cells import by name (`from rnnlib import ...`):
+    the exercise hands them out, so the learner's code may call them."""
+    names = set()
+    for text in locked_sources:
+        try:
+            tree = ast.parse(text)
+        except SyntaxError:
+            continue
+        names |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+                  and node.module == "rnnlib" for alias in node.names}
+    return names
+
+
+def unavailable_functions(graded, locked_sources):
+    """What rnnlib must not do for the learner: the assignment's graded functions, and every
+    function some exercise grades (a GRU step with its gates pinned is an RNN step), unless the
+    assignment hands it out."""
+    import rnnlib
+    return sorted(set(graded) | (set(rnnlib.EXERCISE_CONTRACTS) - given_functions(locked_sources)))
+
+
+def kernel_uid():
+    """The user a learner's kernel runs as, when grading runs as root: one that no other account
+    and no other kernel running at the same time has (each grading process runs one kernel at
+    a time), so the process limit counts only this kernel's processes and no file of the
+    machine belongs to it."""
+    return FIRST_KERNEL_UID + os.getpid()
+
+
+def prepare_job(folder, *, cwd_files, unavailable, limits):
+    """The folders of one learner kernel under `folder`: lib/ (the harness and rnnlib with the
+    functions `unavailable` as stubs, read-only), ipc/ (its sockets), cwd/ (its working folder,
+    with copies of `cwd_files`). The kernel runs as a user of its own (see kernel_uid)."""
     folder = Path(folder)
     lib, ipc, cwd = folder / "lib", folder / "ipc", folder / "cwd"
     for path in (lib, ipc, cwd):
         path.mkdir(parents=True)
-    stubbed_rnnlib(lib, set(graded))
+    stubbed_rnnlib(lib, set(unavailable))
     shutil.copy(harness.__file__, lib / "rnncourse_harness.py")
     for name in HIDDEN_PACKAGES:  # found before the (covered) real ones: importing them fails
         (lib / name).mkdir()
@@ -313,14 +345,15 @@ def prepare_job(folder, *, cwd_files, graded, limits):
         shutil.copyfile(path, cwd / Path(path).name, follow_symlinks=False)
     for path in (folder, lib):
         os.chmod(path, 0o755)
+    uid = kernel_uid()
     if os.geteuid() == 0:
         for path in (ipc, cwd, *cwd.iterdir()):
-            os.chown(path, NOBODY, NOBODY)
+            os.chown(path, uid, uid)
     name = f"rnncourse-{os.getpid()}-{folder.name}-{time.monotonic_ns() % 10**9}"
     cgroup = create_cgroup(name, limits["memory_mb"], limits["max_processes"])
     job = {"dir": str(folder), "lib": str(lib), "ipc": str(ipc), "cwd": str(cwd),
            "connection_file": str(ipc / "kernel.json"), "socket": str(lib / "calls"),
-           "cgroup": [str(d) for d in cgroup], "limits": limits}
+           "cgroup": [str(d) for d in cgroup], "limits": limits, "uid": uid}
     (folder / "launch.json").write_text(json.dumps(job), encoding="utf-8")
     return job
 
