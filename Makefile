@@ -46,14 +46,14 @@ lab: $(STAMP)
 	mkdir -p $(LAB_DIR)
 	cd $(LAB_DIR) && jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
-# Instructors: one command each (exercises/tools/). GRADEBOOK_URL (any SQLAlchemy URL) replaces
+# Instructors: one command each (the package rnncourse). GRADEBOOK_URL (any SQLAlchemy URL) replaces
 # the SQLite gradebook exercises/gradebook.db; LMS names a folder or zip of downloaded notebooks;
 # WORKERS sets how many notebooks are graded at once (default: one per core).
 release: $(STAMP)
-	$(BIN)/python exercises/tools/release.py
+	$(BIN)/python -m rnncourse.release
 
 grade: $(STAMP)
-	$(BIN)/python exercises/tools/grade.py $(if $(LMS),--lms "$(LMS)") $(if $(WORKERS),--workers $(WORKERS))
+	$(BIN)/python -m rnncourse.grade $(if $(LMS),--lms "$(LMS)") $(if $(WORKERS),--workers $(WORKERS))
 
 # benchmarks/bench.py prints every measurement with its command; benchmarks/RESULTS.md records them.
 bench: $(STAMP)

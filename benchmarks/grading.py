@@ -5,7 +5,7 @@
 Builds a class of --students learners for one assignment (default rnn_forward) in a temporary
 copy of the course: a third hand in the solution, a third the untouched student version, the rest
 one of the assignment's known mistakes (tests/exercise_submissions). It grades the class twice
-with exercises/tools/grade.py, once with one worker and once with --workers, each into a fresh
+with rnncourse.grade, once with one worker and once with --workers, each into a fresh
 gradebook, checks that both gradebooks hold the same score for every test cell of every learner,
 and prints the wall time and seconds per notebook of each run.
 """
@@ -19,11 +19,9 @@ from pathlib import Path
 import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "exercises" / "tools"))
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests"))  # exercise_submissions: the known mistakes
 
-import course  # noqa: E402
-import grade  # noqa: E402
+from rnncourse import course, grade  # noqa: E402
 
 
 def make_class(root, assignment, students):

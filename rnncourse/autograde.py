@@ -33,6 +33,7 @@ from traitlets import Integer, Unicode
 from . import sandbox
 
 TIMEOUT_ERROR = "CellTimeoutError"
+HIDDEN_MARKERS = ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
 MAX_OUTPUT_CHARS = 100_000  # of a learner cell's outputs, kept in the graded notebook and the feedback
 CUT = "\n... [output truncated by the grader]\n"
 
@@ -55,8 +56,8 @@ def source_cells(db_url, notebook, assignment):
     return known, locked, tests, functions
 
 
-def _limited(outputs):
-    """A learner cell's outputs, cut to MAX_OUTPUT_CHARS in all."""
+def _limited(outputs, notes=None):
+    """A learner cell's outputs, cut to MAX_OUTPUT_CHARS in all (with a note in `notes`)."""
     left, kept = MAX_OUTPUT_CHARS, []
     for output in outputs:
         if left <= 0:
@@ -75,6 +76,8 @@ def _limited(outputs):
                 continue
             left -= size
         kept.append(output)
+    if left < 0 and notes is not None:
+        notes.append(f"a cell printed more than {MAX_OUTPUT_CHARS:,} characters: cut in the graded notebook")
     return kept
 
 
@@ -127,6 +130,11 @@ class SanitizeCells(NbGraderPreprocessor):
             what = "a second copy of" if grade_id in seen else "a cell the assignment does not have,"
             notes.append(f"nbgrader metadata of {what} {str(grade_id)[:40]!r} ignored")
             del cell.metadata["nbgrader"]
+        for cell in nb.cells:  # the markers of hidden tests belong in the instructor's cells only
+            if not _meta(cell).get("grade") and any(marker in cell.source for marker in HIDDEN_MARKERS):
+                for marker in HIDDEN_MARKERS:
+                    cell.source = cell.source.replace(marker, marker.lower())
+                notes.append("hidden-test markers in a cell of the learner's, made lower case")
         restored = []
         for position, (name, cell_type, locked, text) in enumerate(order):
             if name in seen:
@@ -229,7 +237,7 @@ class TrustedExecute(NbGraderPreprocessor):
                 if any(o.get("ename") == TIMEOUT_ERROR for o in cell.outputs) and not self._responsive(client):
                     dead = f"cell {index + 1} ran past the time limit and the kernel did not stop"
                     break
-                results[index] = (_limited(cell.outputs), cell.get("execution_count"))
+                results[index] = (_limited(cell.outputs, notes), cell.get("execution_count"))
             if dead is None:
                 client.kc.execute(serve, store_history=False, allow_stdin=False)
             results.update(self._run_trusted(nb, trusted, functions, job, dead))

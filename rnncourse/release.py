@@ -1,16 +1,17 @@
 """`make release`: the student version of every assignment, and one zip each for an LMS.
 
-    python exercises/tools/release.py [--db-url URL]
+    python -m rnncourse.release [--course DIR] [--db-url URL]
 
-For each exercises/source/<name>/<name>.ipynb, `nbgrader generate_assignment` writes the student
-version (no solution, no hidden test, no output) to exercises/release/<name>/ and records the
-assignment in the gradebook, which grading needs; then exercises/release/<name>.zip holds the
-folder <name>/ ready to upload.
+For each <course>/source/<name>/<name>.ipynb, nbgrader's generate_assignment (through its Python
+API) writes the student version (no solution, no hidden test, no output) to <course>/release/<name>/
+and records the assignment in the gradebook, which grading needs; then release/<name>.zip holds
+the folder <name>/ ready to upload.
 """
 import argparse
 import zipfile
+from pathlib import Path
 
-import course
+from . import course
 
 
 def zip_folder(folder, target):
@@ -24,10 +25,12 @@ def zip_folder(folder, target):
 
 
 def release(root=course.COURSE, db=None):
+    root = Path(root)
     db = course.db_url(root, db)
+    nbgrader = course.api(root, db)
     made = []
     for name in course.assignments(root):
-        course.run_nbgrader(root, db, "generate_assignment", name, "--force")
+        course.check(nbgrader.generate_assignment(name, force=True), f"generate_assignment {name}")
         folder = root / "release" / name
         zip_folder(folder, root / "release" / f"{name}.zip")
         made.append(name)
@@ -37,9 +40,10 @@ def release(root=course.COURSE, db=None):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--db-url", help="gradebook URL (default: $GRADEBOOK_URL or exercises/gradebook.db)")
+    parser.add_argument("--course", default=str(course.COURSE), help="the course folder (default: exercises/)")
+    parser.add_argument("--db-url", help="gradebook URL (default: $GRADEBOOK_URL or <course>/gradebook.db)")
     args = parser.parse_args(argv)
-    release(db=args.db_url)
+    release(Path(args.course), db=args.db_url)
 
 
 if __name__ == "__main__":

@@ -29,16 +29,14 @@ for byte the same, except the one "Generated at" line of the report (generated_a
 
 Command line (defaults from exercises/nbgrader_config.py):
 
-    python exercises/tools/report.py [--db-url URL] [--course-id ID] [--root COURSE] \
+    python -m rnncourse.report [--db-url URL] [--course-id ID] [--root COURSE] \
         [--out DIR] [--csv PATH] [--no-timestamp]
 """
 from __future__ import annotations
 
 import argparse
 import base64
-import csv
 import datetime
-import html
 import io
 import json
 import math
@@ -48,20 +46,18 @@ import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import jinja2
 # No pyplot: a Figure with the Agg canvas needs no backend selection and no global state.
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from nbgrader.api import Assignment, Gradebook
 
-CSV_COLUMNS = ("student", "assignment", "score", "max_score", "percent")
 # Autograded notebooks larger than this are not parsed for error messages (an enormous output
 # must not make the report run out of memory); the note says so instead.
 MAX_NOTEBOOK_BYTES = 64 * 1024 * 1024
 MAX_NOTE_CHARS = 300
 MAX_NOTES_PER_SUBMISSION = 50
-# Cells a spreadsheet would evaluate as a formula (CSV injection); such a value gets a leading '.
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-_]")
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
@@ -125,31 +121,36 @@ def _load(db_url: str, course_id: str, course_root=None):
     """(sorted student ids, [AssignmentInfo sorted by name]) of the course's gradebook."""
     _check_db(db_url)
     with Gradebook(db_url, course_id) as gb:
-        students = sorted(str(s.id) for s in gb.students)
-        query = gb.db.query(Assignment).filter(Assignment.course_id == course_id).order_by(Assignment.name)
-        assignments = []
-        for a in query.all():
-            submissions = {}
-            for sub in a.submissions:
-                info = SubmissionInfo(str(sub.student_id), float(sub.score or 0.0))
-                for snb in sub.notebooks:
-                    for grade in snb.grades:
-                        info.cells[(snb.name, grade.cell.name)] = float(grade.score or 0.0)
-                submissions[info.student] = info
-            cells = []
-            notebooks = sorted(nb.name for nb in a.notebooks)
-            for nb in sorted(a.notebooks, key=lambda n: n.name):
-                graded = {c.name: float(c.max_score or 0.0) for c in [*nb.grade_cells, *nb.task_cells]}
-                order = _grade_ids_in_order(course_root, a.name, nb.name, submissions)
-                position = {name: i for i, name in enumerate(order)}
-                for name in sorted(graded, key=lambda n: (position.get(n, len(order)), n)):
-                    cells.append(CellInfo(nb.name, name, graded[name]))
-            assignments.append(AssignmentInfo(a.name, float(a.max_score or 0.0), notebooks, cells, submissions))
-        if not assignments:
-            others = sorted({str(c) for (c,) in gb.db.query(Assignment.course_id).distinct()})
-            if others:
-                raise ValueError(f"the gradebook has no assignment of course {course_id!r}, "
-                                 f"only of {', '.join(map(repr, others))}")
+        return load_gradebook(gb, course_id, course_root)
+
+
+def load_gradebook(gb: Gradebook, course_id: str, course_root=None):
+    """_load of an open Gradebook."""
+    students = sorted(str(s.id) for s in gb.students)
+    query = gb.db.query(Assignment).filter(Assignment.course_id == course_id).order_by(Assignment.name)
+    assignments = []
+    for a in query.all():
+        submissions = {}
+        for sub in a.submissions:
+            info = SubmissionInfo(str(sub.student_id), float(sub.score or 0.0))
+            for snb in sub.notebooks:
+                for grade in snb.grades:
+                    info.cells[(snb.name, grade.cell.name)] = float(grade.score or 0.0)
+            submissions[info.student] = info
+        cells = []
+        notebooks = sorted(nb.name for nb in a.notebooks)
+        for nb in sorted(a.notebooks, key=lambda n: n.name):
+            graded = {c.name: float(c.max_score or 0.0) for c in [*nb.grade_cells, *nb.task_cells]}
+            order = _grade_ids_in_order(course_root, a.name, nb.name, submissions)
+            position = {name: i for i, name in enumerate(order)}
+            for name in sorted(graded, key=lambda n: (position.get(n, len(order)), n)):
+                cells.append(CellInfo(nb.name, name, graded[name]))
+        assignments.append(AssignmentInfo(a.name, float(a.max_score or 0.0), notebooks, cells, submissions))
+    if not assignments:
+        others = sorted({str(c) for (c,) in gb.db.query(Assignment.course_id).distinct()})
+        if others:
+            raise ValueError(f"the gradebook has no assignment of course {course_id!r}, "
+                             f"only of {', '.join(map(repr, others))}")
     return students, assignments
 
 
@@ -172,29 +173,13 @@ def _percent(score, max_score):
     return 100.0 * score / max_score
 
 
-def _csv_text(value: str) -> str:
-    value = CONTROL.sub("", value)
-    return "'" + value if value.startswith(FORMULA_START) else value
-
-
 def export_csv(db_url: str, course_id: str, path: Path) -> None:
-    """Writes the long CSV student,assignment,score,max_score,percent (see the module doc)."""
-    students, assignments = _load(db_url, course_id)
-    rows = []
-    for student in students:
-        for a in assignments:
-            sub = a.submissions.get(student)
-            score = sub.score if sub else None
-            rows.append([_csv_text(student), _csv_text(a.name), _number(score), _number(a.max_score),
-                         _number(_percent(score, a.max_score))])
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(CSV_COLUMNS)
-        writer.writerows(rows)
-    os.replace(tmp, path)
+    """Writes the long CSV student,assignment,score,max_score,percent (see the module doc) with
+    rnncourse.export.GradesCsvExporter, the plugin `nbgrader export` uses too."""
+    from .export import GradesCsvExporter  # export imports this module
+    _check_db(db_url)
+    with Gradebook(db_url, course_id) as gb:
+        GradesCsvExporter(to=str(path)).export(gb)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -357,23 +342,12 @@ def pass_rate_png(assignment: str, labels: list, passed: list, total: int) -> st
 
 
 # ---------------------------------------------------------------------------------------------
-# The HTML page
+# The HTML page: templates/report.html.j2, autoescaped, fed with plain values
 
-STYLE = """
-body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif;
-       max-width: 60rem; margin: 1.5rem auto; padding: 0 1rem; color: #222; line-height: 1.45; }
-h1 { font-size: 1.6rem; } h2 { margin-top: 2.5rem; border-bottom: 1px solid #ccc; }
-table { border-collapse: collapse; margin: 0.8rem 0; font-size: 0.92rem; }
-th, td { border: 1px solid #ccc; padding: 0.25rem 0.6rem; text-align: left; vertical-align: top; }
-th { background: #f2f2f2; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
-td ul { margin: 0; padding-left: 1.1rem; } code { font-size: 0.88rem; }
-.generated { color: #666; font-size: 0.9rem; } img { max-width: 100%; height: auto; }
-figure { margin: 1rem 0; } figcaption { color: #555; font-size: 0.9rem; }
-"""
-
-
-def _e(text) -> str:
-    return html.escape(str(text), quote=True)
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+_jinja = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,
+                            trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+                            undefined=jinja2.StrictUndefined)
 
 
 def _count(n: int, noun: str) -> str:
@@ -409,62 +383,29 @@ STAT_COLUMNS = [("max_score", "max score"), ("submissions", "submissions"), ("mi
                 ("mean", "mean"), ("median", "median"), ("full_marks", "full marks"), ("zero", "zero points")]
 
 
-def _stat_cells(stats: dict) -> str:
-    cells = []
-    for key, _ in STAT_COLUMNS:
-        value = stats[key]
-        text = _with_percent(value, stats["max_score"]) if key in ("mean", "median") else _number(value)
-        cells.append(f'<td class="num" data-stat="{key}">{_e(text)}</td>')
-    return "".join(cells)
+def _stat_texts(stats: dict) -> list:
+    """[(stat key, text shown)] in STAT_COLUMNS order."""
+    return [(key, _with_percent(stats[key], stats["max_score"]) if key in ("mean", "median") else _number(stats[key]))
+            for key, _ in STAT_COLUMNS]
 
 
-def _notes_table(rows: list, with_assignment: bool = False) -> str:
-    """rows: (student, assignment, score text, [notes]) -> an HTML table."""
-    head = "<th>student</th>" + ("<th>assignment</th>" if with_assignment else "") + "<th>score</th><th>notes</th>"
-    out = [f'<table class="notes"><thead><tr>{head}</tr></thead><tbody>']
-    for student, assignment, score, notes in rows:
-        shown = notes[:MAX_NOTES_PER_SUBMISSION]
-        if len(notes) > len(shown):
-            shown.append(f"... and {len(notes) - len(shown)} more")
-        items = "".join(f"<li>{_e(_clean(n))}</li>" for n in shown)
-        out.append(f'<tr data-student="{_e(student)}"><td><code>{_e(student)}</code></td>'
-                   + (f"<td>{_e(assignment)}</td>" if with_assignment else "")
-                   + f'<td class="num">{_e(score)}</td><td><ul>{items}</ul></td></tr>')
-    out.append("</tbody></table>")
-    return "\n".join(out)
+def _notes_row(student, assignment, score, notes) -> dict:
+    shown = [_clean(n) for n in notes[:MAX_NOTES_PER_SUBMISSION]]
+    if len(notes) > len(shown):
+        shown.append(f"... and {len(notes) - len(shown)} more")
+    return {"student": student, "assignment": assignment, "score": score, "notes": shown}
 
 
-def _assignment_section(a: AssignmentInfo, students: list, notes: dict, course_root) -> str:
-    stats = _stats(a, students)
+def _assignment_context(a: AssignmentInfo, students: list, notes: dict, course_root) -> dict:
     scores = [a.submissions[s].score for s in sorted(a.submissions)]
     prefix = len(a.notebooks) > 1
     labels = [f"{c.notebook}/{c.name}" if prefix else c.name for c in a.cells]
     passed = [sum(1 for s in a.submissions.values() if s.cells.get((c.notebook, c.name), 0.0) >= c.max_score)
               for c in a.cells]
     total = len(a.submissions)
-    name = _e(a.name)
-    out = [f'<section class="assignment" id="{_anchor(a.name)}" data-assignment="{name}">',
-           f"<h2>{name}</h2>",
-           '<table class="summary"><thead><tr>' + "".join(f"<th>{t}</th>" for _, t in STAT_COLUMNS)
-           + f"</tr></thead><tbody><tr>{_stat_cells(stats)}</tr></tbody></table>",
-           f'<figure><img class="histogram" alt="{name}: histogram of total scores" '
-           f'src="{histogram_png(a.name, scores, a.max_score)}">'
-           f"<figcaption>Total scores of {_count(total, 'submission')}; the dashed line is the maximum score "
-           f"({_e(_number(a.max_score))} points).</figcaption></figure>",
-           f'<figure><img class="pass-rates" alt="{name}: pass rate per test cell" '
-           f'src="{pass_rate_png(a.name, labels, passed, total)}">'
-           "<figcaption>Share of submissions with full points for each test cell, in notebook order; "
-           "orange: fewer than half."
-           "</figcaption></figure>",
-           '<table class="cells"><thead><tr><th>test cell</th><th>points</th><th>full points</th>'
-           "<th>pass rate</th></tr></thead><tbody>"]
-    for label, c, p in zip(labels, a.cells, passed):
-        rate = f"{_number(round(100.0 * p / total, 1))}%" if total else "\u2013"
-        out.append(f'<tr data-cell="{_e(label)}"><td><code>{_e(label)}</code></td>'
-                   f'<td class="num">{_e(_number(c.max_score))}</td>'
-                   f'<td class="num" data-passed="{p}">{p}/{total}</td><td class="num">{_e(rate)}</td></tr>')
-    out.append("</tbody></table>")
-
+    cells = [{"label": label, "points": _number(c.max_score), "passed": p,
+              "rate": f"{_number(round(100.0 * p / total, 1))}%" if total else "\u2013"}
+             for label, c, p in zip(labels, a.cells, passed)]
     rows = []
     for student in sorted(set(a.submissions) | {s for (s, x) in notes if x == a.name}):
         sub = a.submissions.get(student)
@@ -472,15 +413,14 @@ def _assignment_section(a: AssignmentInfo, students: list, notes: dict, course_r
         found = _cell_notes(a, sub, course_root) if sub else []
         if given or found:
             score = f"{_number(sub.score)}/{_number(a.max_score)}" if sub else "no submission"
-            rows.append((student, a.name, score, given + found))
-    out.append(f"<h3>Notes ({_count(len(rows), 'student')})</h3>")
-    out.append(_notes_table(rows) if rows else "<p>None: every submission got full points.</p>")
-
+            rows.append(_notes_row(student, a.name, score, given + found))
     missing = [s for s in students if s not in a.submissions]
-    out.append(f"<h3>No submission ({_count(len(missing), 'student')})</h3>")
-    out.append('<p class="missing">' + (", ".join(f"<code>{_e(s)}</code>" for s in missing) or "None.") + "</p>")
-    out.append("</section>")
-    return "\n".join(out)
+    return {"name": a.name, "anchor": _anchor(a.name), "stats": _stat_texts(_stats(a, students)),
+            "histogram": histogram_png(a.name, scores, a.max_score),
+            "pass_rates": pass_rate_png(a.name, labels, passed, total),
+            "submissions_count": _count(total, "submission"), "max_score": _number(a.max_score), "total": total,
+            "cells": cells, "notes": rows, "notes_count": _count(len(rows), "student"),
+            "missing": missing, "missing_count": _count(len(missing), "student")}
 
 
 def render_report(db_url: str, course_id: str, notes: dict | None = None, course_root=None,
@@ -488,31 +428,14 @@ def render_report(db_url: str, course_id: str, notes: dict | None = None, course
     """The report page as a string (write_report writes it)."""
     notes = {(str(s), str(a)): [v] if isinstance(v, str) else list(v) for (s, a), v in (notes or {}).items()}
     students, assignments = _load(db_url, course_id, course_root)
-    title = f"Grading report: {_e(course_id)}"
-    out = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
-           '<meta name="viewport" content="width=device-width, initial-scale=1">',
-           f"<title>{title}</title>", f"<style>{STYLE}</style>", "</head>", "<body>", f"<h1>{title}</h1>"]
-    if generated_at:
-        now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-        out.append(f'<p class="generated">Generated at {now}.</p>')
-    out.append(f"<p>{_count(len(students), 'student')} and {_count(len(assignments), 'assignment')} "
-               "in the gradebook. "
-               "Scores are in points; a pass is full points for a test cell.</p>")
-    out.append('<h2>Overview</h2><table class="overview"><thead><tr><th>assignment</th>'
-               + "".join(f"<th>{t}</th>" for _, t in STAT_COLUMNS) + "</tr></thead><tbody>")
-    for a in assignments:
-        out.append(f'<tr data-assignment="{_e(a.name)}"><td><a href="#{_anchor(a.name)}">{_e(a.name)}</a></td>'
-                   f"{_stat_cells(_stats(a, students))}</tr>")
-    out.append("</tbody></table>")
-    for a in assignments:
-        out.append(_assignment_section(a, students, notes, course_root))
     known = {a.name for a in assignments}
-    other = [(s, x, "\u2013", v) for (s, x), v in sorted(notes.items()) if x not in known and v]
-    if other:
-        out.append('<h2>Other notes</h2><p>Notes for assignments that are not in the gradebook.</p>')
-        out.append(_notes_table(other, with_assignment=True))
-    out += ["</body>", "</html>", ""]
-    return "\n".join(out)
+    other = [_notes_row(s, x, "\u2013", v) for (s, x), v in sorted(notes.items()) if x not in known and v]
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC") if generated_at else None
+    return _jinja.get_template("report.html.j2").render(
+        course_id=course_id, generated_at=now, students_count=_count(len(students), "student"),
+        assignments_count=_count(len(assignments), "assignment"), stat_titles=[t for _, t in STAT_COLUMNS],
+        assignments=[_assignment_context(a, students, notes, course_root) for a in assignments],
+        other_notes=other)
 
 
 def write_report(db_url: str, course_id: str, out_dir: Path, notes: dict | None = None,
@@ -531,7 +454,7 @@ def write_report(db_url: str, course_id: str, out_dir: Path, notes: dict | None 
 # ---------------------------------------------------------------------------------------------
 
 def main(argv=None) -> int:
-    exercises = Path(__file__).resolve().parents[1]
+    exercises = Path(__file__).resolve().parents[1] / "exercises"
     parser = argparse.ArgumentParser(description="Grades CSV and summary report from nbgrader's gradebook.")
     parser.add_argument("--root", type=Path, default=exercises, help="course root (default: %(default)s)")
     parser.add_argument("--db-url", help="SQLAlchemy URL of the gradebook (default: the course config's)")

@@ -45,7 +45,6 @@ from exercise_submissions.rnn_forward import MISTAKES
 
 ROOT = Path(__file__).resolve().parents[1]
 EXERCISES = ROOT / "exercises"
-TOOLS = EXERCISES / "tools"
 ASSIGNMENT = "rnn_forward"
 COURSE_ID = "rnn-course"  # exercises/nbgrader_config.py
 DB_USER = "grader"
@@ -53,7 +52,7 @@ DB_NAME = "gradebook"
 INSTALL_HINT = ("install Debian's PostgreSQL server: `apt-get install -y postgresql` (as .ci/run does), "
                 "or put a directory holding initdb, pg_ctl and postgres in $PG_BINDIR or on PATH")
 
-# nbgrader's Gradebook.add_submission (called by grade.py's merge) warns about its session use.
+# nbgrader's Gradebook.add_submission (called by rnncourse.grade.merge) warns about its session use.
 pytestmark = pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SAWarning")
 
 # The class: student id -> submission ("solution", "untouched", or a key of MISTAKES). The two
@@ -204,14 +203,15 @@ def tool_env():
 
 
 class Tools:
-    """Runs the instructor tools, each in a new Python process of its own (a session of its own,
+    """Runs the instructor tools (rnncourse.grade, rnncourse.release), each in a new Python
+    process of its own (a session of its own,
     so that a run left over by a failure is ended with everything it started), output to files."""
 
     def __init__(self, folder):
         self.folder, self.processes = folder, []
 
     def start(self, name, code, *args):
-        script = f"import sys\nsys.path.insert(0, {str(TOOLS)!r})\n{code}"
+        script = f"import sys\n{code}"
         out, err = self.folder / f"{name}.out", self.folder / f"{name}.err"
         with open(out, "w") as stdout, open(err, "w") as stderr:
             process = subprocess.Popen([sys.executable, "-c", script, *map(str, args)], cwd=ROOT, env=tool_env(),
@@ -258,7 +258,7 @@ import json
 import time
 from pathlib import Path
 
-import grade
+from rnncourse import grade
 
 course, db_url, rendezvous = sys.argv[1], sys.argv[2], sys.argv[3:]
 if not callable(getattr(grade, "merge", None)):
@@ -293,7 +293,7 @@ RELEASE = """\
 import json
 from pathlib import Path
 
-import release
+from rnncourse import release
 
 print(json.dumps(release.release(Path(sys.argv[1]), db=sys.argv[2])))
 """

@@ -1,4 +1,4 @@
-"""The grades CSV and the HTML summary report (exercises/tools/report.py).
+"""The grades CSV and the HTML summary report (rnncourse.report, rnncourse.export).
 
 Two gradebooks:
 
@@ -15,7 +15,6 @@ pass rates, escaping of everything a student controls, no external resource, det
 """
 import base64
 import csv
-import html
 import os
 import re
 import shutil
@@ -27,16 +26,16 @@ import nbformat
 import nbgrader
 import nbgrader.api
 import pytest
+from markupsafe import escape
 from alembic.script import ScriptDirectory
 from nbgrader.api import Gradebook
 from nbgrader.coursedir import CourseDirectory
 from traitlets.config.loader import PyFileConfigLoader
 
+from rnncourse import report
+
 ROOT = Path(__file__).resolve().parents[1]
 EXERCISES = ROOT / "exercises"
-sys.path.insert(0, str(ROOT / "exercises" / "tools"))
-
-import report  # noqa: E402
 
 # nbgrader's own Gradebook.add_submission (the synthetic gradebook) warns about its session use.
 pytestmark = pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SAWarning")
@@ -115,6 +114,11 @@ def course(tmp_path_factory):
     return course, db_url, course_id
 
 
+def str_escape(text):
+    """The text as the report's template writes it (Jinja2 autoescaping)."""
+    return str(escape(text))
+
+
 def read_csv(path):
     with open(path, newline="", encoding="utf-8") as f:
         return list(csv.DictReader(f))
@@ -122,13 +126,13 @@ def read_csv(path):
 
 def overview_stats(page, assignment):
     """{stat: text} of the assignment's row in the overview table."""
-    row = re.search(rf'<tr data-assignment="{re.escape(html.escape(assignment))}">(.*?)</tr>', page, re.S)
+    row = re.search(rf'<tr data-assignment="{re.escape(str_escape(assignment))}">(.*?)</tr>', page, re.S)
     assert row, f"no overview row for {assignment}"
     return dict(re.findall(r'data-stat="(\w+)">([^<]*)</td>', row.group(1)))
 
 
 def section(page, assignment):
-    match = re.search(rf'<section class="assignment" [^>]*data-assignment="{re.escape(html.escape(assignment))}">'
+    match = re.search(rf'<section class="assignment" [^>]*data-assignment="{re.escape(str_escape(assignment))}">'
                       r"(.*?)</section>", page, re.S)
     assert match, f"no section for {assignment}"
     return match.group(1)
@@ -139,7 +143,7 @@ def passed_per_cell(part):
 
 
 def notes_of(part, student):
-    row = re.search(rf'<tr data-student="{re.escape(html.escape(student))}">(.*?)</tr>', part, re.S)
+    row = re.search(rf'<tr data-student="{re.escape(str_escape(student))}">(.*?)</tr>', part, re.S)
     return row.group(1) if row else None
 
 
@@ -193,6 +197,15 @@ def test_csv_equals_the_gradebook(course, tmp_path):
     assert scores == {"absent": "", "solution": "10", "untouched": "0", "wrong": "4"}
 
 
+def test_nbgrader_export_with_the_plugin_writes_the_same_csv(course, tmp_path):
+    root, db_url, course_id = course
+    report.export_csv(db_url, course_id, tmp_path / "direct.csv")
+    run_nbgrader(root, db_url, "export", "--exporter=rnncourse.export.GradesCsvExporter",
+                 f"--to={tmp_path / 'exported.csv'}")
+    assert (tmp_path / "exported.csv").read_bytes() == (tmp_path / "direct.csv").read_bytes()
+    assert [r["student"] for r in read_csv(tmp_path / "exported.csv")] == ["absent", "solution", "untouched", "wrong"]
+
+
 def test_report_of_the_class(course, tmp_path):
     root, db_url, course_id = course
     notes = {("solution", ASSIGNMENT): [NOTE_SCRIPT], ("absent", ASSIGNMENT): ["missing notebook"]}
@@ -223,14 +236,14 @@ def test_report_of_the_class(course, tmp_path):
 
     # The lead's notes, escaped; a student with full marks has only them.
     solution = notes_of(part, "solution")
-    assert html.escape(NOTE_SCRIPT) in solution and NOTE_SCRIPT not in page
+    assert str_escape(NOTE_SCRIPT) in solution and NOTE_SCRIPT not in page
     assert "test_" not in solution
     assert "missing notebook" in notes_of(part, "absent")
     # Failed cells with the first line of their error, read from the autograded notebooks.
     untouched = notes_of(part, "untouched")
     assert untouched.count("NotImplementedError") == len(order)
     wrong = notes_of(part, "wrong")
-    assert "test_rnn_forward_values (0/3): ValueError: " + html.escape(HOSTILE_ERROR) in wrong
+    assert "test_rnn_forward_values (0/3): ValueError: " + str_escape(HOSTILE_ERROR) in wrong
     assert not any(cell in wrong for cell in STEP_CELLS)
     assert HOSTILE_ERROR not in page and "<img src=x" not in page
     assert re.search(r'class="missing">.*<code>absent</code>', part)
@@ -322,7 +335,7 @@ def test_synthetic_report(synthetic):
     page = path.read_text(encoding="utf-8")
     assert_self_contained(page)
     assert page.count('<img class="histogram"') == 2 and page.count('<img class="pass-rates"') == 2
-    assert EVIL not in page and html.escape(EVIL) in page
+    assert EVIL not in page and str_escape(EVIL) in page
     assert "<b>hw3" not in page and "wrong file name: &lt;b&gt;hw3.ipynb&lt;/b&gt;" in page  # unknown assignment
     assert "x" * 400 not in page, "a long note is shortened"
 

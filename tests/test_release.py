@@ -1,19 +1,16 @@
-"""`make release` (exercises/tools/release.py) on a temporary copy of the course: the student
+"""`make release` (rnncourse.release) on a temporary copy of the course: the student
 version of every assignment, one zip each holding exactly it, the same bytes on a second run,
 and the assignments recorded in the gradebook that grading needs."""
 import shutil
-import sys
 import zipfile
 from pathlib import Path
 
 import nbformat
 from nbgrader.api import Gradebook
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "exercises" / "tools"))
+from rnncourse import course, release
 
-import course  # noqa: E402
-import release  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 ASSIGNMENTS = ("rnn_forward", "gru")
 
@@ -31,7 +28,7 @@ def test_release_makes_student_versions_and_zips(tmp_path):
     for name in ASSIGNMENTS:
         student = root / "release" / name / f"{name}.ipynb"
         text = student.read_text(encoding="utf-8")
-        for marker in ("BEGIN SOLUTION", "BEGIN HIDDEN TESTS", "rnnlib.grading"):
+        for marker in ("BEGIN SOLUTION", "BEGIN HIDDEN TESTS", "rnncourse"):
             assert marker not in text, f"{name}: the student version contains {marker!r}"
         nb = nbformat.read(student, as_version=4)
         assert not any(c.get("outputs") for c in nb.cells if c.cell_type == "code")
