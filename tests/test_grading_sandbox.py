@@ -320,3 +320,9 @@ def test_the_real_kernel_starts_in_the_sandbox():
     lines = "".join(o.get("text", "") for o in nb.cells[0].outputs).split()
     assert lines[0] == str(kernel_user(job)), nb.cells[0].outputs
     assert lines[1] == job["cwd"] and lines[2] != "connected" and lines[3] == "False", lines
+
+
+def test_the_instructors_page_quotes_the_threat_model():
+    """book/instructors.md shows THREAT_MODEL as `python -m rnncourse.sandbox --threat-model` prints it."""
+    page = (Path(__file__).resolve().parents[1] / "book" / "instructors.md").read_text(encoding="utf-8")
+    assert sandbox.THREAT_MODEL.strip() in page, "paste rnncourse.sandbox.THREAT_MODEL into book/instructors.md again"
