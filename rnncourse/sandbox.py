@@ -233,6 +233,9 @@ def bwrap_argv(job):
     # as root, no user namespace: setpriv then drops to the kernel's user (in one, it would not be mapped)
     argv += (["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
              if as_root else ["--unshare-all"])
+    # the private /tmp first: the environment or the job may live under /tmp, and go on top of it
+    argv += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", str(limits["tmp_mb"] * 2**20),
+             "--tmpfs", "/tmp"]
     argv += _system_binds()
     for prefix in prefixes:
         argv += ["--ro-bind", prefix, prefix]
@@ -240,8 +243,7 @@ def bwrap_argv(job):
     for name in HIDDEN_PACKAGES:
         if os.path.isdir(os.path.join(site, name)):
             argv += ["--tmpfs", os.path.join(site, name)]
-    argv += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", str(limits["tmp_mb"] * 2**20), "--tmpfs", "/tmp",
-             "--ro-bind", job["lib"], job["lib"], "--bind", job["ipc"], job["ipc"],
+    argv += ["--ro-bind", job["lib"], job["lib"], "--bind", job["ipc"], job["ipc"],
              "--bind", job["cwd"], job["cwd"], "--chdir", job["cwd"],
              "--ro-bind", job["connection_file"], job["connection_file"]]
     env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8", "PYTHONPATH": job["lib"],
