@@ -505,8 +505,15 @@ def own_lines(graded, student):
     nb = files.get("rnn_forward.ipynb") if isinstance(files, dict) else None
     if not isinstance(nb, dict):
         return set()
-    return code_lines(line for c in nb["cells"] if c["cell_type"] == "code" and not meta(c).get("grade")
-                      for line in c["source"].split("\n"))
+    # a copy of a test cell, or one under a made-up grade_id, is graded as the learner's own cell
+    # (its hidden lines are there only because these attacks start from the source notebook)
+    seen, own = set(), []
+    for c in nb["cells"]:
+        grade_id = meta(c).get("grade_id")
+        if c["cell_type"] == "code" and (not meta(c).get("grade") or grade_id not in POINTS or grade_id in seen):
+            own += c["source"].split("\n")
+        seen.add(grade_id)
+    return code_lines(own)
 
 
 @pytest.mark.parametrize("student", LEARNERS)
