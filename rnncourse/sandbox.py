@@ -195,14 +195,6 @@ def destroy_cgroup(dirs):
             pass
 
 
-def peak_memory_mb(dirs):
-    for folder in dirs:
-        for key in ("memory.peak", "memory.max_usage_in_bytes"):
-            if (folder / key).is_file():
-                return int((folder / key).read_text()) / 2**20
-    return None
-
-
 # ---------------------------------------------------------------------------------------------
 # The command line that starts the learner's kernel
 
