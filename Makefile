@@ -10,11 +10,12 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 # it saves, and on a busy machine it stalls every product; one thread is faster and steadier.
 export OPENBLAS_NUM_THREADS ?= 1
 
-.PHONY: help venv book test lab release grade clean bench
+.PHONY: help venv book test test-fast lint lab release grade clean bench
 
 help:
 	@echo "make book   build the HTML book into _build/html (executes every notebook, cached)"
-	@echo "make test   run the whole test suite: rnnlib, every notebook (nbval), nbgrader, built site"
+	@echo "make test   run the whole test suite: lint, rnnlib, every notebook (nbval), nbgrader, built site"
+	@echo "make test-fast  lint, then the tests that execute no notebook and open no browser (under a minute)"
 	@echo "make lab    open JupyterLab in work/ with rnnlib and nbgrader's Validate button (for exercises)"
 	@echo "make release  student versions of every assignment into exercises/release/, one zip each"
 	@echo "make grade    grade exercises/submitted/ (and LMS=folder-or-zip), gradebook, feedback, grades.csv, report"
@@ -33,8 +34,26 @@ venv: $(STAMP)
 book: $(STAMP)
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
-test: book
-	$(BIN)/python -m pytest
+# pytest-xdist runs whole files on TEST_WORKERS processes (the cells of a notebook share one kernel),
+# the longest files first (conftest.py orders them). Markers: conftest.py.
+TEST_WORKERS ?= 2
+PYTEST := $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+
+# Every notebook runs once: nbval executes the chapters and hands their outputs to the build's cache
+# (conftest.py), the build then executes nothing that passed, and the tests of the site come last.
+test: lint
+	$(PYTEST) -m "not site"
+	$(BIN)/jupyter-book build . -W -n --keep-going
+	$(PYTEST) -m site
+
+test-fast: lint
+	$(PYTEST) -m "not slow"
+
+# Code style (ruff, configured in pyproject.toml) and notebooks stored without outputs.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	find book exercises/source -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' -print0 \
+	    | xargs -0 $(BIN)/nbstripout --verify --keep-id
 
 # A learner's workspace: JupyterLab in the course's environment, rooted at work/ (git-ignored),
 # where downloaded exercise notebooks go. Its kernel imports rnnlib, and nbgrader's Validate
