@@ -19,7 +19,7 @@ help:
 	@echo "make lab    open JupyterLab in work/ with rnnlib and nbgrader's Validate button (for exercises)"
 	@echo "make release  student versions of every assignment into exercises/release/, one zip each"
 	@echo "make grade    grade exercises/submitted/ (and LMS=folder-or-zip), gradebook, feedback, grades.csv, report"
-	@echo "make bench  speed vs torch, cache memory, charlm chars/s, grading, book builds (~20 min); BENCH_FULL=1 adds make test time (~20 min)"
+	@echo "make bench  speed vs torch, cache memory, charlm chars/s, grading, book builds (~20 min); BENCH_FULL=1 adds make test-fast and make test on a fresh clone (~35 min)"
 	@echo "make clean  remove the build, caches, release/ and reports; keeps .venv and all grading data"
 
 $(STAMP): requirements.txt pyproject.toml

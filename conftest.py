@@ -3,7 +3,7 @@ order that keeps both cores busy, and nbval's runs of the chapters handed to the
 
 Rooms (markers): `rnnlib`, `grading`, `exercises`, `book`. Besides them, `slow` marks what executes
 notebooks, grades a class, builds a book or drives a browser (`make test-fast` leaves these out), and
-`site` marks what reads the built book in _build/html (`make test` runs these after the build).
+`site` marks what needs the book build's output in _build (`make test` runs these after the build).
 """
 import time
 from pathlib import Path
@@ -47,7 +47,7 @@ def pytest_configure(config):
     for room in ROOMS:
         config.addinivalue_line("markers", f"{room}: the {room} room (see conftest.py)")
     config.addinivalue_line("markers", "slow: executes notebooks, grades a class, builds a book or drives a browser")
-    config.addinivalue_line("markers", "site: reads the built book in _build/html")
+    config.addinivalue_line("markers", "site: needs the book build's output in _build (run `make book` first)")
 
 
 def pytest_collection_modifyitems(config, items):

@@ -1,7 +1,7 @@
 """Everything `make bench` measures, each section printed with the command that produced it.
 
     OPENBLAS_NUM_THREADS=1 python benchmarks/bench.py            # about 20 minutes on 2 cores
-    OPENBLAS_NUM_THREADS=1 python benchmarks/bench.py --full     # + `make test` time, ~20 min more
+    OPENBLAS_NUM_THREADS=1 python benchmarks/bench.py --full     # + `make test` time, ~35 min more
     python benchmarks/bench.py --only speed charlm               # some sections only
 
 Sections (benchmarks/RESULTS.md records their results):
@@ -13,8 +13,8 @@ Sections (benchmarks/RESULTS.md records their results):
            of --students learners (BENCH_STUDENTS, default 8)
   book     clean build of the book (a copy of the repository without _build, every notebook
            executed) and the cached rebuild that follows it
-  test     with --full only: the time of what `make test` runs (the cached book build, then
-           pytest) in that copy
+  test     with --full only: `make test-fast` and `make test` as CI runs them, in a fresh
+           `git clone` of the last commit with a venv of its own (`make venv`, timed apart)
 """
 import argparse
 import os
@@ -79,9 +79,8 @@ def grading(args):
          "--workers", 2])
 
 
-def book_and_test(with_test):
-    """Clean and cached book builds in a copy of the repository; then, if asked, what
-    `make test` runs after them."""
+def book_builds():
+    """Clean and cached book builds in a copy of the repository."""
     with tempfile.TemporaryDirectory(prefix="rnn-book-bench-") as tmp:
         copy = Path(tmp) / "course"
         shutil.copytree(ROOT, copy, ignore=NOT_COPIED)
@@ -92,19 +91,30 @@ def book_and_test(with_test):
         cached, _ = run(build, cwd=copy, env=env)
         print(f"\n| build | seconds |\n| --- | ---: |\n| clean (every notebook executed) | "
               f"{clean:.0f} |\n| cached rebuild (nothing changed) | {cached:.0f} |")
-        if with_test:
-            section("`make test` time (the cached book build, then pytest), in the same copy")
-            book, _ = run(build, cwd=copy, env=env)
-            tests, _ = run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
-                           cwd=copy, env=env)
-            print(f"\n| part | seconds |\n| --- | ---: |\n| book (cached) | {book:.0f} |\n"
-                  f"| pytest | {tests:.0f} |\n| make test | {book + tests:.0f} |")
+
+
+def test_times():
+    """`make test-fast` and `make test` on a fresh clone, as CI runs them (the venv timed apart)."""
+    section("`make test-fast` and `make test` on a fresh clone of the last commit")
+    with tempfile.TemporaryDirectory(prefix="rnn-test-bench-") as tmp:
+        clone = Path(tmp) / "course"
+        run(["git", "clone", "--quiet", ROOT, clone])
+        # the clone's own .venv, not this one, and not the settings of the `make bench` around us
+        path = os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if Path(p) != BIN)
+        outer = {"VIRTUAL_ENV", "MAKEFLAGS", "MFLAGS", "MAKELEVEL"}
+        env = {k: v for k, v in os.environ.items() if k not in outer} | {"PATH": path}
+        venv, _ = run(["make", "venv"], cwd=clone, env=env)
+        fast, _ = run(["make", "test-fast"], cwd=clone, env=env)
+        full, _ = run(["make", "test"], cwd=clone, env=env)
+        print(f"\n| part | seconds |\n| --- | ---: |\n| make venv | {venv:.0f} |\n"
+              f"| make test-fast | {fast:.0f} |\n| make test | {full:.0f} |\n"
+              f"| make test with the venv install (CI) | {venv + full:.0f} |")
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--full", action="store_true",
-                        help="also time `make test` (~20 min) and train charlm 60 s per cell")
+                        help="also time `make test` (~35 min) and train charlm 60 s per cell")
     parser.add_argument("--only", nargs="+", choices=SECTIONS, help="run these sections only")
     parser.add_argument("--quick", action="store_true", help="the speed table with fewer blocks")
     parser.add_argument("--students", type=int, default=int(os.environ.get("BENCH_STUDENTS", 8)))
@@ -124,8 +134,10 @@ def main(argv=None):
         charlm(args)
     if "grading" in sections:
         grading(args)
-    if "book" in sections or "test" in sections:
-        book_and_test("test" in sections)
+    if "book" in sections:
+        book_builds()
+    if "test" in sections:
+        test_times()
     print(f"\nmake bench took {time.perf_counter() - started:.0f} s")
 
 

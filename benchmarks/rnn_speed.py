@@ -36,13 +36,13 @@ import tracemalloc
 from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy loads its BLAS
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
 
 # The repository's rnnlib, or another copy's (BENCH_RNNLIB=/path/to/checkout) to compare versions.
 sys.path.insert(0, os.environ.get("BENCH_RNNLIB", str(Path(__file__).resolve().parents[1])))
-import rnnlib  # noqa: E402
-import rnnlib.torch_bridge  # noqa: E402
+import rnnlib
+import rnnlib.torch_bridge
 
 SIZES = ((32, 50, 128), (64, 128, 256))   # (N, T, D = H)
 DTYPES = (np.float32, np.float64)

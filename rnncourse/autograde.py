@@ -231,8 +231,9 @@ class TrustedExecute(NbGraderPreprocessor):
                 try:
                     client.execute_cell(cell, position)
                 except DeadKernelError:
-                    dead = (f"the notebook's kernel died while running cell {index + 1} ({_first_line(nb.cells[index])!r}), "
-                            "e.g. by os._exit, a crash or its memory limit; the tests after it could not call its functions")
+                    dead = (f"the notebook's kernel died while running cell {index + 1} "
+                            f"({_first_line(nb.cells[index])!r}), e.g. by os._exit, a crash or its memory limit; "
+                            "the tests after it could not call its functions")
                     break
                 if any(o.get("ename") == TIMEOUT_ERROR for o in cell.outputs) and not self._responsive(client):
                     dead = f"cell {index + 1} ran past the time limit and the kernel did not stop"

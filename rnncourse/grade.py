@@ -205,8 +205,8 @@ def submissions(root, known):
                 if assignment.name not in known:
                     continue
                 if assignment.is_symlink():
-                    found.append((student.name, assignment.name,
-                                  f"submitted/{student.name}/{assignment.name} is a symbolic link: refused, not followed"))
+                    why = f"submitted/{student.name}/{assignment.name} is a symbolic link: refused, not followed"
+                    found.append((student.name, assignment.name, why))
                 elif assignment.is_dir():
                     found.append((student.name, assignment.name, None))
     return found

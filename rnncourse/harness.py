@@ -338,7 +338,7 @@ class LearnerKernel:
         self.server.settimeout(self.wait)
         try:
             conn, _ = self.server.accept()
-        except socket.timeout:
+        except TimeoutError:
             raise ConnectionError(f"it did not connect within {self.wait:.0f} s after its cells ran") from None
         finally:
             self.server.close()
@@ -359,7 +359,7 @@ class LearnerKernel:
             while "callback" in reply:  # the learner's code calls a function the test passed
                 self.conn.sendall(self._answer_callback(callbacks, reply, arrays))
                 reply, arrays = receive(self.conn)
-        except socket.timeout:
+        except TimeoutError:
             self.dead = f"{name} did not return within {self.call_timeout + 10} s; the kernel stopped answering"
             raise TimeoutError(self.dead) from None
         except (OSError, ConnectionError, ValueError, struct.error) as error:

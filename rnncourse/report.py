@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import jinja2
+
 # No pyplot: a Figure with the Agg canvas needs no backend selection and no global state.
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -430,7 +431,7 @@ def render_report(db_url: str, course_id: str, notes: dict | None = None, course
     students, assignments = _load(db_url, course_id, course_root)
     known = {a.name for a in assignments}
     other = [_notes_row(s, x, "\u2013", v) for (s, x), v in sorted(notes.items()) if x not in known and v]
-    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC") if generated_at else None
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC") if generated_at else None
     return _jinja.get_template("report.html.j2").render(
         course_id=course_id, generated_at=now, students_count=_count(len(students), "student"),
         assignments_count=_count(len(assignments), "assignment"), stat_titles=[t for _, t in STAT_COLUMNS],

@@ -221,7 +221,8 @@ def bwrap_argv(job):
     # the process limit counts a user's processes: set it only for the kernel's own user
     nproc = [f"--nproc={limits['max_processes']}"] if as_root else []
     argv = ["prlimit", f"--as={limits['memory_mb'] * 2**20}", f"--cpu={limits['cpu_seconds']}",
-            f"--fsize={limits['max_file_mb'] * 2**20}", "--core=0", *nproc, "--", "bwrap", "--die-with-parent", "--new-session", "--clearenv"]
+            f"--fsize={limits['max_file_mb'] * 2**20}", "--core=0", *nproc,
+            "--", "bwrap", "--die-with-parent", "--new-session", "--clearenv"]
     # as root, no user namespace: setpriv then drops to the kernel's user (in one, it would not be mapped)
     argv += (["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
              if as_root else ["--unshare-all"])

@@ -8,8 +8,14 @@ from .bidirectional import Bidirectional, merge_backward, merge_forward
 from .gradcheck import gradcheck, numerical_gradient, relative_error
 from .gradient_flow import jacobian_product_norms, truncated_bptt
 from .gru import GRU, gru_backward, gru_forward, gru_step_backward, gru_step_forward
-from .layers import (log_softmax, one_hot, softmax, softmax_cross_entropy, temporal_affine_backward,
-                     temporal_affine_forward)
+from .layers import (
+    log_softmax,
+    one_hot,
+    softmax,
+    softmax_cross_entropy,
+    temporal_affine_backward,
+    temporal_affine_forward,
+)
 from .lstm import LSTM, lstm_backward, lstm_forward, lstm_step_backward, lstm_step_forward
 from .optim import SGD, Adagrad, Adam, clip_by_global_norm, clip_elementwise, global_norm
 from .rnn import RNN, rnn_backward, rnn_forward, rnn_step_backward, rnn_step_forward
@@ -40,5 +46,7 @@ __all__ = [
     "temporal_affine_forward", "temporal_affine_backward",
     "jacobian_product_norms", "truncated_bptt",
     "clip_by_global_norm", "clip_elementwise", "global_norm", "SGD", "Adagrad", "Adam",
-    "Seq2Seq", "decoder_forward", "greedy_decode", "teacher_forcing_schedule", "SequenceModel", "fit", "last_step_cross_entropy", "last_step_mse", "gradcheck", "numerical_gradient", "relative_error",
+    "Seq2Seq", "decoder_forward", "greedy_decode", "teacher_forcing_schedule",
+    "SequenceModel", "fit", "last_step_cross_entropy", "last_step_mse",
+    "gradcheck", "numerical_gradient", "relative_error",
 ]

@@ -9,8 +9,7 @@ Decoding is greedy or by beam search.
 import numpy as np
 
 from .gru import gru_step_forward
-from .layers import (log_softmax, one_hot, softmax_cross_entropy, temporal_affine_backward,
-                     temporal_affine_forward)
+from .layers import log_softmax, one_hot, softmax_cross_entropy, temporal_affine_backward, temporal_affine_forward
 from .lstm import lstm_step_forward
 from .rnn import rnn_step_forward
 from .train import CELLS

@@ -74,8 +74,8 @@ def last_step_cross_entropy(y, labels):
 
 def last_step_mse(y, targets):
     """Many-to-one regression: mean squared error of y[:, -1, 0] against ``targets`` (N,)."""
-    N, T, O = y.shape
-    if O != 1 or np.shape(targets) != (N,):
+    N, _, out_size = y.shape
+    if out_size != 1 or np.shape(targets) != (N,):
         raise ValueError(f"last_step_mse: expected y (N, T, 1) and targets (N,), got y {y.shape} "
                          f"and targets {np.shape(targets)}")
     error = y[:, -1, 0] - targets

@@ -73,7 +73,7 @@ def pytest_terminal_summary(terminalreporter):
 
 @pytest.fixture(scope="module")
 def html_dir():
-    """_build/html, which `make test` builds before pytest runs."""
+    """_build/html, which `make test` builds before it runs the tests marked `site`."""
     html = Path(__file__).resolve().parents[1] / "_build" / "html"
     if not (html / "index.html").is_file():
         pytest.fail(f"the built book is missing: {html / 'index.html'} does not exist; "

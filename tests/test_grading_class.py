@@ -57,9 +57,11 @@ def with_cell(assignment, grade_id, code, where="replace"):
 
 # Files a submission tries to write: in the repository's course (its gradebook's folder, the
 # instructor's source), rnnlib, the repository's root, and the system's /tmp (the kernel's own).
-WRITE_TARGETS = (ROOT / "exercises" / "pwned-by-a-test.txt", ROOT / "exercises" / "source" / "rnn_forward" / "pwned.txt",
+WRITE_TARGETS = (ROOT / "exercises" / "pwned-by-a-test.txt",
+                 ROOT / "exercises" / "source" / "rnn_forward" / "pwned.txt",
                  ROOT / "rnnlib" / "pwned.txt", ROOT / "pwned-by-a-test.txt")
-ZEROS_STEP = "def rnn_step_forward(x, h_prev, Wx, Wh, b):\n    h = np.zeros((x.shape[0], Wh.shape[0]), dtype=x.dtype)\n    return h, None\n"
+ZEROS_STEP = ("def rnn_step_forward(x, h_prev, Wx, Wh, b):\n"
+              "    h = np.zeros((x.shape[0], Wh.shape[0]), dtype=x.dtype)\n    return h, None\n")
 ZEROS_SEQ = ("def rnn_forward(x, h0, Wx, Wh, b):\n    N, T, D = x.shape\n"
              "    return np.zeros((N, T, Wh.shape[0]), dtype=x.dtype), None\n")
 
@@ -81,7 +83,8 @@ def hostile(course_dir):
     step.source = "import no_such_module_anywhere\n" + step.source  # fails before defining the step
     put("import_error", rf, nb)
     nb = source_nb(rf)  # delete two test cells, swap two others, and put the step's tests before it
-    cells = [c for c in nb.cells if meta(c).get("grade_id") not in ("test_rnn_step_forward_terms", "test_rnn_forward_h0_none")]
+    deleted = ("test_rnn_step_forward_terms", "test_rnn_forward_h0_none")
+    cells = [c for c in nb.cells if meta(c).get("grade_id") not in deleted]
     ids = [meta(c).get("grade_id") for c in cells]
     a, b = ids.index("test_rnn_forward_values"), ids.index("test_rnn_forward_float32")
     cells[a], cells[b] = cells[b], cells[a]
@@ -104,11 +107,12 @@ def hostile(course_dir):
     put("memory_bomb", rf, with_cell(rf, "rnn_step_forward",
                                      "chunks = []\nwhile True:\n    chunks.append(bytearray(64 * 2**20))\n",
                                      where="after"))
+    targets = [str(p) for p in WRITE_TARGETS] + ["/tmp/rnn-grading-escape.txt"]
     writes = ("import os, pathlib\nhits = []\n"
-              "for p in [%r, %r, %r, %r, '/tmp/rnn-grading-escape.txt']:\n"
+              f"for p in {targets!r}:\n"
               "    try:\n        pathlib.Path(p).write_text('pwned')\n        hits.append(p)\n"
               "    except Exception as e:\n        pass\n"
-              "print('WROTE', hits)\n") % tuple(str(p) for p in WRITE_TARGETS)
+              "print('WROTE', hits)\n")
     put("writes_outside", rf, with_cell(rf, "rnn_forward", writes, where="after"))
     # tampering: the functions are wrong (zeros); each replaces what the tests rely on
     tamper = source_nb(rf)
@@ -143,12 +147,13 @@ def hostile(course_dir):
         if meta(cell).get("grade_id") == "rnn_forward":
             cell.source = "print('All tests passed! 10/10 points')\n"
     put("fake_passed", rf, fake)
+    sources = [str(course_dir / "source" / rf / "rnn_forward.ipynb"),
+               str(ROOT / "exercises" / "source" / rf / "rnn_forward.ipynb")]
     reader = ("import pathlib\nsecret = None\n"
-              "for p in [%r, %r]:\n"
+              f"for p in {sources!r}:\n"
               "    try:\n        secret = pathlib.Path(p).read_text()\n        break\n"
               "    except Exception:\n        pass\n"
-              "print('READ SOURCE' if secret else 'NO SOURCE')\n") % (
-        str(course_dir / "source" / rf / "rnn_forward.ipynb"), str(ROOT / "exercises" / "source" / rf / "rnn_forward.ipynb"))
+              "print('READ SOURCE' if secret else 'NO SOURCE')\n")
     read_nb = source_nb(rf)
     for cell in read_nb.cells:
         if meta(cell).get("grade_id") == "rnn_step_forward":
@@ -438,10 +443,11 @@ def test_reading_the_instructors_source_fails(graded):
 
 def test_every_case_has_a_grade_and_a_reason_in_the_report(graded):
     html = graded["html"]
+    unescaped = html.replace("&#39;", "'").replace("&#34;", '"')
     for student in ("not_json", "os_exit", "wrong_name", "huge_output", "tamper_allclose", "tamper_at_call_time"):
         assert student in html
         for reason in graded["notes"][(student, "rnn_forward")]:
-            assert reason.split(":")[0][:30].replace("&", "&amp;") in html or reason[:20] in html.replace("&#39;", "'").replace("&#34;", '"')
+            assert reason.split(":")[0][:30].replace("&", "&amp;") in html or reason[:20] in unescaped
     assert set(graded["json"]["notes"]) >= {"not_json/rnn_forward", "os_exit/rnn_forward", "link_student/gru"}
 
 
@@ -463,7 +469,8 @@ def test_a_submission_already_there_is_never_lost(graded):
 
 def test_nothing_already_in_the_gradebook_is_lost(graded):
     now = {k: v for k, v in graded["scores"].items() if k[0] == "earlier_student"}
-    assert now == graded["earlier"] and now[("earlier_student", "rnn_forward", "test_rnn_step_forward_values")][0] == 2.0
+    assert now == graded["earlier"]
+    assert now[("earlier_student", "rnn_forward", "test_rnn_step_forward_values")][0] == 2.0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -596,7 +603,8 @@ def test_names_that_differ_only_in_accents_are_two_learners(graded):
     notes, not_imported = grade.import_lms(graded["course"], graded["lms"], course.assignments(graded["course"]))
     assert sorted(str(p) for p in (graded["course"] / "submitted").rglob("*")) == before
     assert {s for s, _ in notes} >= {"Jose_Nunez", ids[1], "Jane_Doe_123", "mistake"}
-    assert grade.assign_ids(["Jos\u00e9 N\u00fa\u00f1ez", "Jose Nunez"]) == grade.assign_ids(["Jose Nunez", "Jos\u00e9 N\u00fa\u00f1ez"])
+    accented = "Jos\u00e9 N\u00fa\u00f1ez"
+    assert grade.assign_ids([accented, "Jose Nunez"]) == grade.assign_ids(["Jose Nunez", accented])
 
 
 def test_a_file_over_the_size_limit_is_not_graded_and_kept(tmp_path):

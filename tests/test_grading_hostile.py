@@ -324,7 +324,8 @@ def graded():
                         ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
         shutil.copy(ROOT / "exercises" / "nbgrader_config.py", course / "nbgrader_config.py")
         with open(course / "nbgrader_config.py", "a", encoding="utf-8") as config:
-            config.write(f"\nc.TrustedExecute.timeout = {CELL_TIMEOUT}\nc.TrustedExecute.call_timeout = {CALL_TIMEOUT}\n")
+            config.write(f"\nc.TrustedExecute.timeout = {CELL_TIMEOUT}\n"
+                         f"c.TrustedExecute.call_timeout = {CALL_TIMEOUT}\n")
         run_nbgrader(course, "generate_assignment", ASSIGNMENT)
         gradebook = course / "gradebook.db"
         with Gradebook(f"sqlite:///{gradebook}", COURSE_ID) as gb:
@@ -542,7 +543,8 @@ def test_big_output_is_cut_and_the_grade_stays_right(graded):
 def test_gradebook_opens_and_holds_exactly_the_expected_students(graded):
     assert graded["integrity"] == "ok"
     expected = set(LEARNERS) | set(PRESENT)
-    assert graded["students"] == expected, (sorted(graded["students"] - expected), sorted(expected - graded["students"]))
+    assert graded["students"] == expected, (sorted(graded["students"] - expected),
+                                            sorted(expected - graded["students"]))
     assert set(graded["cells"]) == set(LEARNERS) | {"earlier_student"}
     assert graded["regrade_students"] == expected
 

@@ -346,7 +346,7 @@ def snapshot(db_url, ids=False):
 def totals(snap):
     """{student: (score, max score)} of the rnn_forward submissions."""
     result = {}
-    for student, assignment, _, _, auto, manual, extra, _, max_score, *_ in snap["grades"]:
+    for student, _assignment, _, _, auto, manual, extra, _, max_score, *_ in snap["grades"]:
         score, top = result.get(student, (0.0, 0.0))
         result[student] = (score + (manual if manual is not None else auto or 0) + (extra or 0), top + max_score)
     return result

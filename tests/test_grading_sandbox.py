@@ -305,12 +305,13 @@ def test_the_real_kernel_starts_in_the_sandbox():
     defaults = sandbox.Sandbox()  # the limits of a real grading: a kernel needs more than LIMITS' address space
     limits = {k: getattr(defaults, k) for k in LIMITS}
     job = sandbox.prepare_job(folder / "job", cwd_files=[], unavailable=GRADED, limits=limits)
+    config = str(ROOT / "exercises" / "nbgrader_config.py")
     try:
         nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
             "import os, socket\nprint(os.getuid(), os.getcwd())\n"
-            "try:\n    socket.create_connection(('127.0.0.1', 22), timeout=2)\n    print('connected')\nexcept OSError as e:\n"
-            "    print(type(e).__name__)\n"
-            "print(os.path.exists(%r))" % str(ROOT / "exercises" / "nbgrader_config.py"))])
+            "try:\n    socket.create_connection(('127.0.0.1', 22), timeout=2)\n    print('connected')\n"
+            "except OSError as e:\n    print(type(e).__name__)\n"
+            f"print(os.path.exists({config!r}))")])
         client = NotebookClient(nb, timeout=60, startup_timeout=60, kernel_name="python3",
                                 km=sandbox.SandboxedKernelManager(job), resources={"metadata": {"path": job["cwd"]}})
         client.execute()

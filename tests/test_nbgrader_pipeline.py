@@ -16,8 +16,9 @@ the gradebook next to itself, and the commands also get the temporary gradebook 
 """
 import functools
 import html
-import inspect
 import importlib
+import importlib.util
+import inspect
 import os
 import re
 import shutil
@@ -110,6 +111,16 @@ def run_nbgrader(course, db_url, *args):
 def spec(assignment):
     """The assignment's list of known mistakes (tests/exercise_submissions/<assignment>.py)."""
     return importlib.import_module(f"exercise_submissions.{assignment}")
+
+
+@functools.cache
+def student_notebooks():
+    """book/_ext/student_notebooks.py, the book's extension that writes the Exercises pages' points tables."""
+    path = EXERCISES.parent / "book" / "_ext" / "student_notebooks.py"
+    module_spec = importlib.util.spec_from_file_location("student_notebooks", path)
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return module
 
 
 def graded_functions(nb):
@@ -225,7 +236,8 @@ def graded(tmp_path_factory):
 
 
 def autograded(result, student):
-    path = result["course_of"][student] / "autograded" / student / result["assignment"] / f"{result['assignment']}.ipynb"
+    assignment = result["assignment"]
+    path = result["course_of"][student] / "autograded" / student / assignment / f"{assignment}.ipynb"
     assert path.is_file(), f"no autograded notebook for {student}\n{result['log']}"
     return nbformat.read(path, as_version=4)
 
@@ -255,6 +267,34 @@ def points_of(nb):
 def expected_points(source, failing):
     """Per test cell: 0 for the failing cells, full points for the rest."""
     return {g: 0.0 if g in failing else p for g, p in points_of(source).items()}
+
+
+# How the notebooks tell the learner the points: "**15 points** in total" (or "in all") in the
+# introduction, maybe a table "| 1 | `lstm_step_forward` | 4 |" of the functions, "## Part 1 · ...
+# (6 points)" over each part, and "... (2 points)" in the comment of each test cell.
+STATED_TOTAL = re.compile(r"\*\*(\d+) points\*\* in (?:total|all)")
+FUNCTION_ROW = re.compile(r"^\| \d+ \| `(\w+)` \| (\d+) \|$", re.MULTILINE)
+PART_HEADING = re.compile(r"^## Part .*\((\d+) points?\)$", re.MULTILINE)
+STATED_POINTS = re.compile(r"\((\d+) points?\)")
+
+
+def stated_points(nb):
+    """What the notebook's text says about points: the totals it states, {function: points} of its
+    table, [heading, points stated, points of the test cells up to the next part] of each part,
+    and {grade_id: the points stated in that test cell's comments}."""
+    totals, functions, parts, cells = [], {}, [], {}
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            totals += [int(n) for n in STATED_TOTAL.findall(cell.source)]
+            functions.update((name, int(n)) for name, n in FUNCTION_ROW.findall(cell.source))
+            parts += [[m.group(0), int(m.group(1)), 0.0] for m in PART_HEADING.finditer(cell.source)]
+        elif nbgrader_meta(cell).get("grade"):
+            if parts:
+                parts[-1][2] += float(nbgrader_meta(cell)["points"])
+            comments = [line for line in cell.source.splitlines() if line.lstrip().startswith("#")]
+            cells[nbgrader_meta(cell)["grade_id"]] = [int(n) for line in comments
+                                                      for n in STATED_POINTS.findall(line)]
+    return totals, functions, parts, cells
 
 
 def cells_of(source, function):
@@ -315,7 +355,6 @@ def test_structure(assignment):
         assert f"def {function}(" in cell.source, f"the solution cell {function} must define {function}()"
         assert SOLUTION_BEGIN in cell.source and cell_count(source, function) >= 1, function
     points = points_of(source)
-    assert 10 <= sum(points.values()) <= 20, f"{assignment}: {sum(points.values())} points, expected 10-20"
     for grade_id, cell in grade_cells(source).items():
         assert function_of(grade_id, functions), f"test cell {grade_id} is not named test_<function>_<aspect>"
         assert points[grade_id] > 0
@@ -326,10 +365,36 @@ def test_structure(assignment):
     for name, mistake in mistakes.items():
         assert mistake.function in functions, f"mistake {name}: no graded function {mistake.function}"
         assert f"def {mistake.function}(" in mistake.code, f"mistake {name} does not define {mistake.function}"
-        assert set(mistake.fails) <= set(points), f"mistake {name}: unknown test cells {set(mistake.fails) - set(points)}"
+        unknown = set(mistake.fails) - set(points)
+        assert not unknown, f"mistake {name}: unknown test cells {unknown}"
         assert mistake.feedback.strip(), f"mistake {name}: say which words the feedback must show"
     for function in functions:
         assert sum(m.function == function for m in mistakes.values()) >= 3, f"{function}: list its common mistakes"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_the_points_the_notebook_states_are_the_points_it_gives(assignment):
+    """The learner reads the points in the notebook's text and on the Exercises page; nbgrader
+    gives those of the test cells' metadata. They must agree: in total, per part and per cell."""
+    path = EXERCISES / "source" / assignment / f"{assignment}.ipynb"
+    source = nbformat.read(path, as_version=4)
+    points = points_of(source)
+    total = sum(points.values())
+    totals, functions, parts, cells = stated_points(source)
+    assert totals == [total], f"{assignment}: the text states {totals} points in total, the test cells give {total:g}"
+    for function, stated in functions.items():
+        given = sum(points[g] for g in cells_of(source, function))
+        assert stated == given, f"{assignment}: the table gives {function} {stated} points, its test cells {given:g}"
+    assert parts, f"{assignment}: no part heading states its points (or PART_HEADING no longer matches them)"
+    for heading, stated, given in parts:
+        assert stated == given, f"{assignment}: {heading!r}, but its test cells give {given:g} points"
+    for grade_id, stated in cells.items():
+        given = points[grade_id]
+        assert stated == [given], f"{grade_id}: its comment states {stated} points, the cell gives {given:g}"
+    # the Exercises page includes the table that book/_ext/student_notebooks.py makes of the source
+    table = student_notebooks().points_table(path)
+    assert f"| **Total** | | **{total:g}** |" in table, (
+        f"{assignment}: the page's table does not total {total:g}:\n{table}")
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
@@ -419,8 +484,9 @@ def callers(source, function):
     """The graded functions whose solution calls `function`: built on the learner's own version,
     they fail when it fails, delegation included."""
     calls = re.compile(rf"\b{re.escape(function)}\(")
-    return {name for name, cell in graded_functions(source).items()
-            if name != function and calls.search("\n".join(split_regions(cell.source, SOLUTION_BEGIN, SOLUTION_END)[0]))}
+    solutions = {name: "\n".join(split_regions(cell.source, SOLUTION_BEGIN, SOLUTION_END)[0])
+                 for name, cell in graded_functions(source).items()}
+    return {name for name, solution in solutions.items() if name != function and calls.search(solution)}
 
 
 @pytest.mark.parametrize("assignment, function", function_cases())
@@ -449,8 +515,8 @@ def test_feedback_shows_no_hidden_test(graded, assignment):
         for marker in (HIDDEN_BEGIN, "rnncourse.grading", "_reference_"):
             assert marker not in text, f"{student}: the feedback shows the hidden tests ({marker!r})"
         # a line of the learner's own code may happen to equal one of the hidden tests' lines
-        submitted = nbformat.read(result["course_of"][student] / "submitted" / student / assignment / f"{assignment}.ipynb",
-                                  as_version=4)
+        submitted_path = result["course_of"][student] / "submitted" / student / assignment / f"{assignment}.ipynb"
+        submitted = nbformat.read(submitted_path, as_version=4)
         own = code_lines(line for cell in submitted.cells for line in cell.source.splitlines())
         shown = (hidden - own) & code_lines(text.splitlines())
         assert not shown, f"{student}: hidden test code in the feedback: {shown}"

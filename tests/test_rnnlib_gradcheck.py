@@ -2,9 +2,15 @@
 import numpy as np
 import pytest
 
-from rnnlib import gradcheck, numerical_gradient, relative_error
-from rnnlib import softmax_cross_entropy, temporal_affine_backward, temporal_affine_forward
 from conftest import SHAPES
+from rnnlib import (
+    gradcheck,
+    numerical_gradient,
+    relative_error,
+    softmax_cross_entropy,
+    temporal_affine_backward,
+    temporal_affine_forward,
+)
 
 TOLERANCE = 1e-7
 

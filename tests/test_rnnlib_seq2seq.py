@@ -110,6 +110,7 @@ def test_teacher_forcing_schedules():
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 def test_teacher_forced_loss_and_gradients_match_torch(cell, rng):
     import torch
+
     from conftest import PARITY_ERRORS
 
     src, lengths, tgt, mask = small_batch(rng)

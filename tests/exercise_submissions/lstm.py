@@ -14,7 +14,8 @@ BACKWARD_VALUES = ("test_lstm_backward_gradcheck", "test_lstm_backward_values")
 
 
 def step_forward(pre="x @ Wx.T + h_prev @ Wh.T + b", gates="", cell="c = f * c_prev + i * g",
-                 hidden="h = o * np.tanh(c)", cache="(x, h_prev, c_prev, Wx, Wh, np.concatenate([i, f, g, o], axis=1), np.tanh(c))"):
+                 hidden="h = o * np.tanh(c)",
+                 cache="(x, h_prev, c_prev, Wx, Wh, np.concatenate([i, f, g, o], axis=1), np.tanh(c))"):
     """A learner's lstm_step_forward, written the straightforward way, with pieces replaced."""
     gates = gates or '''\
     i = sigmoid(a[:, :H])
@@ -65,7 +66,8 @@ def lstm_step_backward(dh, dc, cache):
 
 def forward(start="h, c = h0, c0", step="h, c, step_cache = lstm_step_forward(x[:, t], h, c, Wx, Wh, b)",
             store="hs[:, t] = h", hs="np.zeros((N, T, H), dtype=x.dtype)", cache="(x, h0, c0, Wx, Wh, gates, cs, hs)",
-            none="h0 = np.zeros((N, H), dtype=x.dtype)\n    if c0 is None:\n        c0 = np.zeros((N, H), dtype=x.dtype)"):
+            none="h0 = np.zeros((N, H), dtype=x.dtype)\n"
+                 "    if c0 is None:\n        c0 = np.zeros((N, H), dtype=x.dtype)"):
     """A learner's lstm_forward built on their lstm_step_forward, with pieces replaced."""
     return f'''\
 def lstm_forward(x, h0, c0, Wx, Wh, b):

@@ -42,7 +42,8 @@ MISTAKES = {
         "rnn_step_forward", step("    h = np.tanh(x @ Wx.T + b)\n"),
         feedback="recurrent term", fails=ALL_TESTS),
     "state_not_carried": Mistake(
-        "rnn_forward", sequence("    for t in range(T):\n        hs[:, t], _ = rnn_step_forward(x[:, t], h0, Wx, Wh, b)\n"),
+        "rnn_forward", sequence("    for t in range(T):\n"
+                                "        hs[:, t], _ = rnn_step_forward(x[:, t], h0, Wx, Wh, b)\n"),
         feedback="not carried from step to step"),
     "stores_state_before_the_step": Mistake(
         "rnn_forward", sequence("    h = h0\n    for t in range(T):\n        hs[:, t] = h\n"

@@ -432,7 +432,7 @@ def rnn_step_forward(x, h_prev, Wx, Wh, b):
     if _found is not None:
         return _found(x, h_prev, Wx, Wh, b)
     return np.zeros((x.shape[0], Wh.shape[0]), dtype=x.dtype), None
-'''
+'''  # noqa: E501 -- an attack's code, left exactly as the learner's cell has it
 
 VISIBLE_ONLY = r'''
 def rnn_step_forward(x, h_prev, Wx, Wh, b):
@@ -509,8 +509,9 @@ if os.fork() == 0:
                               deserved="step"),
     # 8. output
     "big_output": Attack(after_forward="\nfor _ in range(50):\n    print('x' * 1_000_000)\n", deserved="all"),
-    "loud_function": Attack(step="def rnn_step_forward(x, h_prev, Wx, Wh, b):\n    print('y' * 1_000_000)\n"
-                                 "    h = np.tanh(x @ Wx.T + h_prev @ Wh.T + b)\n    return h, (x, h_prev, Wx, Wh, h)\n",
+    "loud_function": Attack(step="def rnn_step_forward(x, h_prev, Wx, Wh, b):\n"
+                                 "    print('y' * 1_000_000)\n    h = np.tanh(x @ Wx.T + h_prev @ Wh.T + b)\n"
+                                 "    return h, (x, h_prev, Wx, Wh, h)\n",
                             deserved="all"),
     "huge_return": Attack(forward="def rnn_forward(x, h0, Wx, Wh, b):\n    N, T, _ = x.shape\n"
                                   "    return np.zeros((N, T, Wh.shape[0]), dtype=x.dtype), np.ones(12_500_000)\n",
