@@ -169,8 +169,9 @@ def definition_of(dt):
 
 def test_glossary_defines_every_term_and_those_the_chapters_rely_on(glossary):
     dl, terms = glossary
-    undefined = [terms[dt["id"]] for dt in dl.find_all("dt", id=True) if not definition_of(dt)]
-    assert not undefined, f"glossary terms without a definition: {undefined}"
+    # a definition is a sentence or more, not a stub
+    undefined = [terms[dt["id"]] for dt in dl.find_all("dt", id=True) if len(definition_of(dt)) <= 40]
+    assert not undefined, f"glossary terms without a definition, or with a stub: {undefined}"
     names = {name.lower() for name in terms.values()}
     missing = [t for t in REQUIRED_TERMS if t.lower() not in names]
     assert not missing, f"terms missing from the glossary: {missing}"
