@@ -88,10 +88,16 @@ def open_page(browser, url):
 
     page.route("**/*", local_only)
     page.goto(url, wait_until="load")
+    # index.html is a meta refresh to the first page: wait until the page that stays has loaded.
+    page.wait_for_function("() => document.readyState === 'complete' && document.body"
+                           " && !document.querySelector('meta[http-equiv=Refresh]')")
     if page.locator("script[src*='mathjax']").count():  # Sphinx adds MathJax to pages with math
         page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise")
         page.evaluate("() => MathJax.startup.promise")
-    page.wait_for_load_state("networkidle")  # fonts requested by the typesetting
+    # The fonts the typesetting asked for. Waiting for these, not for "networkidle", is what the
+    # checks need: an idle network is a timing guess that a busy machine can miss for 30 s.
+    page.evaluate("() => { document.body.getBoundingClientRect();"  # layout starts the font loads
+                  " return document.fonts.ready.then(() => true); }")
     return page, problems
 
 
